@@ -1,0 +1,123 @@
+"""Mailbox: an actor's inbox that schedules the actor only while it has messages."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pykka import ActorDeadError
+from pykka.messages import _ActorStop
+
+if TYPE_CHECKING:
+    from pykka._envelope import Envelope
+
+    from actornet._runtime._dispatcher import Dispatcher
+
+
+class _Runnable(Protocol):
+    """What a mailbox runs on a worker: one turn of its actor."""
+
+    def _actor_run_turn(self, limit: int) -> None: ...
+
+
+def fail_dead_envelope(envelope: Envelope[Any], owner: str) -> None:
+    """Answer an envelope that reached a stopped actor, as Pykka's teardown does."""
+    if envelope.reply_to is None:
+        return
+    if isinstance(envelope.message, _ActorStop):
+        envelope.reply_to.set(None)
+        return
+    error = ActorDeadError(f"{owner} stopped before handling the message")
+    envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
+
+
+class Mailbox:
+    """FIFO of envelopes for one actor, which schedules the actor while non-empty.
+
+    The mailbox implements Pykka's inbox protocol (`put`, `get`, `empty`). A put
+    into an idle mailbox hands the mailbox to its dispatcher; a worker then runs
+    one turn of the actor (a bounded batch of messages), and the mailbox
+    schedules itself again if messages remain.
+
+    Thread safety: `put` may be called from any thread. `get` is called only by
+    the worker running the actor's turn.
+    """
+
+    # One lock is used as an atomic test-and-set flag ("scheduled"): it is held
+    # from the put that schedules the actor until the end of the turn, so an
+    # actor is never in two run queues or on two workers at once.
+    __slots__ = ("_actor", "_dispatcher", "_envelopes", "_owner", "_scheduled")
+
+    def __init__(self, dispatcher: Dispatcher, owner: _Runnable) -> None:
+        self._envelopes: deque[Envelope[Any]] = deque()
+        # Held from creation: messages told before start() wait, as they do in
+        # a ThreadingActor's queue before its thread starts.
+        self._scheduled = threading.Lock()
+        self._scheduled.acquire()
+        self._dispatcher = dispatcher
+        self._owner: object = owner
+        self._actor: _Runnable | None = None
+
+    def __len__(self) -> int:
+        return len(self._envelopes)
+
+    def __repr__(self) -> str:
+        return f"<Mailbox of {self._owner}: {len(self._envelopes)} queued>"
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The dispatcher that runs this mailbox's actor."""
+        return self._dispatcher
+
+    def start(self, actor: _Runnable) -> None:
+        """Schedule the actor's first turn, which runs its `on_start()`."""
+        self._actor = actor
+        self._dispatcher.schedule(self)
+
+    def release(self) -> None:
+        """Detach the stopped actor and answer every queued and later envelope as dead."""
+        self._owner = str(self._owner)
+        self._actor = None
+        self._drain_dead()
+
+    def put(self, envelope: Envelope[Any], /) -> None:
+        """Queue an envelope and schedule the actor if it is idle."""
+        self._envelopes.append(envelope)
+        if self._scheduled.acquire(blocking=False):
+            self._dispatcher.schedule(self)
+
+    def get(self) -> Envelope[Any]:
+        """Take the oldest envelope.
+
+        Raises:
+            IndexError: if the mailbox is empty.
+        """
+        return self._envelopes.popleft()
+
+    def empty(self) -> bool:
+        """Return whether no envelope is queued."""
+        return not self._envelopes
+
+    def run(self, limit: int) -> None:
+        """Run one turn of the actor, then schedule it again if messages remain."""
+        actor = self._actor
+        try:
+            if actor is None:
+                self._drain_dead()
+            else:
+                actor._actor_run_turn(limit)
+        finally:
+            self._scheduled.release()
+        # A put that raced with the end of the turn saw the flag held and did
+        # not schedule; whoever wins the flag now does it.
+        if self._envelopes and self._scheduled.acquire(blocking=False):
+            self._dispatcher.schedule(self)
+
+    def _drain_dead(self) -> None:
+        while self._envelopes:
+            try:
+                envelope = self._envelopes.popleft()
+            except IndexError:
+                return
+            fail_dead_envelope(envelope, self._owner)
