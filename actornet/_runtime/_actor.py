@@ -8,9 +8,8 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from pykka import ActorRef, ActorRegistry
 from pykka import Actor as PykkaActor
-from pykka._envelope import Envelope
+from pykka import ActorRef, ActorRegistry
 
 from actornet._runtime import _registry
 from actornet._runtime._dispatcher import Dispatcher
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
 
     from pykka import Future
     from pykka._actor import ActorInbox
+    from pykka._envelope import Envelope
 
 __all__ = ["Actor", "default_dispatcher", "set_default_dispatcher"]
 
@@ -69,7 +69,7 @@ class _StopFlag(threading.Event):
 
     def __init__(self) -> None:  # deliberately not calling Event.__init__
         self._flag = False
-        self._cond: threading.Condition | None = None  # type: ignore[assignment]
+        self._cond: threading.Condition | None = None
 
     def is_set(self) -> bool:
         return self._flag
@@ -126,7 +126,7 @@ class Actor(PykkaActor):
     `pykka.ActorRegistry`, to be found by its lookups and stopped by its
     `stop_all()`. Registering costs time linear in the registry's size."""
 
-    actor_inbox: Mailbox  # type: ignore[assignment]
+    actor_inbox: Mailbox
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:

@@ -70,9 +70,11 @@ __all__ = [
 
 logger = logging.getLogger("actornet.runtime")
 
-#: Workers running actors at once. Under the GIL only one runs Python code at a
-#: time; a second one keeps actors moving while the first waits in a system call.
-DEFAULT_WORKERS = 2
+#: Workers running actors at once. Under the GIL only one thread runs Python
+#: code at a time, and handing work between threads costs a switch: one worker
+#: that also polls did 117k socket hops/s where two did 92k (bench/poller.py).
+#: Blocked workers are replaced on demand, so one is enough by default.
+DEFAULT_WORKERS = 1
 
 #: Upper bound on threads, spares and blocked workers included. Each blocked
 #: handler pins one thread, so this also bounds concurrent blocking calls.

@@ -21,7 +21,7 @@ class _Runnable(Protocol):
     def _actor_run_turn(self, limit: int) -> None: ...
 
 
-def fail_dead_envelope(envelope: Envelope[Any], owner: str) -> None:
+def fail_dead_envelope(envelope: Envelope[Any], owner: object) -> None:
     """Answer an envelope that reached a stopped actor, as Pykka's teardown does."""
     if envelope.reply_to is None:
         return

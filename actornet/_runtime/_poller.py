@@ -26,6 +26,7 @@ worker or from a thread of its own, and other threads wake it with `wake()`.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -201,11 +202,9 @@ class Poller:
         if self._registrations.get(registration.fd) is not registration:
             return
         del self._registrations[registration.fd]
-        try:
+        # OSError/ValueError: already closed; the kernel dropped it from the set.
+        with contextlib.suppress(OSError, ValueError):
             self._epoll.unregister(registration.fd)
-        except (OSError, ValueError):
-            # Already closed: the kernel dropped it from the epoll set.
-            pass
 
     def tell_later(self, delay: float, target: ActorRef[Any], message: object) -> Timer:
         """Tell `target` the message after `delay` seconds, unless cancelled."""
@@ -234,10 +233,8 @@ class Poller:
         if self._wake_pending or self._closed:
             return
         self._wake_pending = True
-        try:
+        with contextlib.suppress(OSError):  # closed meanwhile
             os.eventfd_write(self._wake_fd, 1)
-        except OSError:  # closed meanwhile
-            pass
 
     def poll(self, timeout: float | None) -> int:
         """Wait up to `timeout` seconds (None: until woken) and deliver what is due.
@@ -247,33 +244,42 @@ class Poller:
         """
         if self._closed:
             return 0
+        events = self._wait(timeout)
+        delivered = self._deliver_readiness(events) if events else 0
+        if self._timers:
+            delivered += self._deliver_due_timers()
+        return delivered
+
+    def _wait(self, timeout: float | None) -> list[tuple[int, int]]:
+        if timeout != 0:
+            # Before reading the timer heap: a timer added after the read sees
+            # the flag and wakes us.
+            self.sleeping = True
         now = time.monotonic()
-        next_deadline = self._timers[0][0] if self._timers else None
-        if next_deadline is not None:
-            until_timer = max(next_deadline - now, 0.0)
+        if self._timers:
+            until_timer = max(self._timers[0][0] - now, 0.0)
             timeout = until_timer if timeout is None else min(timeout, until_timer)
         self._deadline = None if timeout is None else now + timeout
         try:
-            events = self._epoll.poll(-1 if timeout is None else timeout, _MAX_EVENTS)
-        except OSError:
-            if self._closed:
-                return 0
+            return self._epoll.poll(-1 if timeout is None else timeout, _MAX_EVENTS)
+        except (OSError, ValueError):
+            if self.closed:  # closed by another thread while waiting
+                return []
             raise
         finally:
             self.sleeping = False
             self._deadline = None
+
+    def _deliver_readiness(self, events: list[tuple[int, int]]) -> int:
         delivered = 0
         registrations = self._registrations
         for fd, mask in events:
-            if fd == self._wake_fd:
-                self._wake_pending = False
-                try:
-                    os.eventfd_read(self._wake_fd)
-                except BlockingIOError:
-                    pass
-                continue
             registration = registrations.get(fd)
             if registration is None:
+                if fd == self._wake_fd:
+                    self._wake_pending = False
+                    with contextlib.suppress(BlockingIOError):
+                        os.eventfd_read(self._wake_fd)
                 continue
             if mask & _READ_EVENTS and registration.readable_armed:
                 registration.readable_armed = False
@@ -283,9 +289,12 @@ class Poller:
                 registration.writable_armed = False
                 registration.inbox.put(Envelope(registration.on_writable))
                 delivered += 1
-        if self._timers:
-            delivered += self._deliver_due_timers()
         return delivered
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called."""
+        return self._closed
 
     def _deliver_due_timers(self) -> int:
         now = time.monotonic()

@@ -1,0 +1,1 @@
+"""Benchmarks for actornet; run one with `python -m bench.<name>`."""

@@ -1,0 +1,1 @@
+"""Runnable examples built on actornet's public API, as a user would write them."""
