@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import sys
 import threading
-import uuid
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pykka import Actor as PykkaActor
@@ -26,6 +27,23 @@ if TYPE_CHECKING:
 __all__ = ["Actor", "default_dispatcher", "set_default_dispatcher"]
 
 logger = logging.getLogger("pykka")
+
+# URNs are a random per-process UUID prefix plus a counter in the last 48 bits:
+# as unique as uuid4() within a process, without its os.urandom() system call
+# (~8 us each on a loaded VM, a third of an actor's start+stop).
+def _random_urn_prefix() -> str:
+    hex_ = secrets.token_hex
+    variant = 8 | secrets.randbits(2)  # RFC 4122 variant bits: 10xx
+    return f"urn:uuid:{hex_(4)}-{hex_(2)}-4{hex_(2)[1:]}-{variant:x}{hex_(2)[1:]}-"
+
+
+_URN_PREFIX = _random_urn_prefix()
+_urn_counter = itertools.count(secrets.randbits(40))
+
+
+def _new_urn() -> str:
+    return f"{_URN_PREFIX}{next(_urn_counter) & 0xFFFF_FFFF_FFFF:012x}"
+
 
 _default_dispatcher: Dispatcher | None = None
 _default_lock = threading.Lock()
@@ -160,7 +178,7 @@ class Actor(PykkaActor):
         Override it freely, but call `super().__init__()`. It runs in the thread
         that calls `start()`, before the actor is registered or scheduled.
         """
-        self.actor_urn = uuid.uuid4().urn
+        self.actor_urn = _new_urn()
         self.actor_inbox = Mailbox(type(self).dispatcher or default_dispatcher(), self)
         self.actor_stopped = _StopFlag()
         self._actor_ref = ActorRef(self)

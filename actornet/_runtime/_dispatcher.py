@@ -106,6 +106,15 @@ _BUSY_POLL_INTERVAL = 16
 _state = threading.local()
 
 
+class _Kick:
+    """Run-queue item that sends an idle worker back to look at the poller."""
+
+    __slots__ = ()
+
+
+_KICK = _Kick()
+
+
 def current_worker() -> Worker | None:
     """Return the dispatcher worker running on this thread, or None."""
     return getattr(_state, "worker", None)
@@ -262,7 +271,7 @@ class Dispatcher:
         self.poller_mode = poller
         self.poller = Poller()
 
-        self._global: queue.SimpleQueue[Mailbox | None] = queue.SimpleQueue()
+        self._global: queue.SimpleQueue[Mailbox | _Kick | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._all: list[Worker] = []
         self._spares: list[Worker] = []
@@ -273,6 +282,11 @@ class Dispatcher:
         self._thread_counter = 0
         self._warned_exhausted = False
         self._poll_token = threading.Lock()
+        # True while idle workers wait on the run queue instead of the poller
+        # because it had nothing to watch; a new descriptor or timer kicks one.
+        self._poller_unwatched = False
+        if poller == "worker":
+            self.poller.on_interest = self._poller_gained_interest
         self._stop_watchdog = threading.Event()
         self._service_threads: list[threading.Thread] = []
 
@@ -404,23 +418,43 @@ class Dispatcher:
         while True:
             if worker.turn % _GLOBAL_CHECK_INTERVAL == 0 or not local:
                 try:
-                    return self._global.get_nowait()
+                    item = self._global.get_nowait()
                 except queue.Empty:
                     pass
+                else:
+                    if isinstance(item, _Kick):
+                        continue
+                    return item
             if local:
+                if self.poller_mode == "worker" and worker.turn % _BUSY_POLL_INTERVAL == 0:
+                    self._poll_in_worker(wait=False)
                 try:
-                    if self.poller_mode == "worker" and worker.turn % _BUSY_POLL_INTERVAL == 0:
-                        self._poll_in_worker(wait=False)
                     return local.popleft()
                 except IndexError:  # the watchdog handed it off meanwhile
                     continue
-            if self.poller_mode == "worker" and self._poll_in_worker(wait=True):
-                continue
-            self._idle += 1
-            try:
-                return self._global.get()
-            finally:
-                self._idle -= 1
+            item = self._wait_for_work()
+            if not isinstance(item, _Kick):
+                return item
+
+    def _wait_for_work(self) -> Mailbox | _Kick | None:
+        """Poll, or wait on the global queue; return what to run next or a kick."""
+        if self.poller_mode == "worker":
+            # Set before looking, so that interest added meanwhile kicks us.
+            self._poller_unwatched = True
+            # With nothing to watch, wait on the run queue: a futex wake is
+            # cheaper than the eventfd that ends an epoll wait.
+            if self.poller.has_interest() and self._poll_in_worker(wait=True):
+                return _KICK
+        self._idle += 1
+        try:
+            return self._global.get()
+        finally:
+            self._idle -= 1
+
+    def _poller_gained_interest(self) -> None:
+        if self._poller_unwatched:
+            self._poller_unwatched = False
+            self._global.put(_KICK)
 
     def _poll_in_worker(self, *, wait: bool) -> bool:
         if not self._poll_token.acquire(blocking=False):
@@ -430,6 +464,7 @@ class Dispatcher:
                 return False
             poller = self.poller
             if wait:
+                self._poller_unwatched = False
                 poller.sleeping = True
                 if not self._global.empty():
                     wait = False

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 from pykka._envelope import Envelope
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pykka import ActorRef
 
 __all__ = ["Poller", "Registration", "Timer"]
@@ -63,25 +65,29 @@ class Registration:
     __slots__ = (
         "_poller",
         "fd",
-        "inbox",
         "on_readable",
         "on_writable",
+        "read_inbox",
         "readable_armed",
         "writable_armed",
+        "write_inbox",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - one field per watched direction
         self,
         poller: Poller,
         fd: int,
+        *,
         target: ActorRef[Any],
         on_readable: object | None,
         on_writable: object | None,
+        write_target: ActorRef[Any],
     ) -> None:
         self._poller = poller
         #: The watched file descriptor.
         self.fd = fd
-        self.inbox = target.actor_inbox
+        self.read_inbox = target.actor_inbox
+        self.write_inbox = write_target.actor_inbox
         #: Message told to the target when the descriptor becomes readable.
         self.on_readable = on_readable
         #: Message told to the target when the descriptor becomes writable.
@@ -156,6 +162,9 @@ class Poller:
         self._closed = False
         #: True while a thread waits in `poll()`; `wake()` is only needed then.
         self.sleeping = False
+        #: Called after a descriptor or timer is added, so that a dispatcher
+        #: whose idle workers stopped polling (nothing to watch) starts again.
+        self.on_interest: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -170,10 +179,13 @@ class Poller:
         *,
         on_readable: object | None = None,
         on_writable: object | None = None,
+        write_target: ActorRef[Any] | None = None,
     ) -> Registration:
         """Watch `fd` and tell `target` the given messages on readiness.
 
         The messages are sent as they are, so immutable ones can be shared.
+        `on_writable` goes to `write_target` instead when one is given, so a
+        socket's reader and writer actors can share one registration.
 
         Raises:
             ValueError: if neither message is given, or `fd` is already watched.
@@ -184,7 +196,14 @@ class Poller:
             raise ValueError(
                 f"fd {fd} is already registered; close() the old Registration first"
             )
-        registration = Registration(self, fd, target, on_readable, on_writable)
+        registration = Registration(
+            self,
+            fd,
+            target=target,
+            on_readable=on_readable,
+            on_writable=on_writable,
+            write_target=write_target or target,
+        )
         mask = select.EPOLLET
         if on_readable is not None:
             mask |= _READ_EVENTS
@@ -196,7 +215,13 @@ class Poller:
         except BaseException:
             del self._registrations[fd]
             raise
+        if self.on_interest is not None:
+            self.on_interest()
         return registration
+
+    def has_interest(self) -> bool:
+        """Return whether any descriptor or timer is being watched."""
+        return bool(self._registrations or self._timers)
 
     def _unregister(self, registration: Registration) -> None:
         if self._registrations.get(registration.fd) is not registration:
@@ -214,6 +239,8 @@ class Poller:
         deadline = self._deadline
         if self.sleeping and (deadline is None or timer.deadline < deadline):
             self.wake()
+        elif self.on_interest is not None:
+            self.on_interest()
         return timer
 
     def _timer_cancelled(self) -> None:
@@ -283,11 +310,11 @@ class Poller:
                 continue
             if mask & _READ_EVENTS and registration.readable_armed:
                 registration.readable_armed = False
-                registration.inbox.put(Envelope(registration.on_readable))
+                registration.read_inbox.put(Envelope(registration.on_readable))
                 delivered += 1
             if mask & _WRITE_EVENTS and registration.writable_armed:
                 registration.writable_armed = False
-                registration.inbox.put(Envelope(registration.on_writable))
+                registration.write_inbox.put(Envelope(registration.on_writable))
                 delivered += 1
         return delivered
 
