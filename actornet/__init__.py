@@ -1,25 +1,46 @@
-"""actornet: network servers and clients in the actor model, on Pykka."""
+"""actornet: network servers and clients in the actor model, on Pykka.
+
+Every connection is three actors: a reader, a writer and the `Session` you
+subclass. Actors are cheap `actornet.Actor`s on a small worker pool.
+"""
 
 import logging
 
+from actornet._client import connect_tcp
+from actornet._exceptions import BrokenConnectionError, ClosedConnectionError
+from actornet._limits import Limits
+from actornet._messages import DisconnectReason
 from actornet._runtime._actor import Actor, default_dispatcher, set_default_dispatcher
 from actornet._runtime._dispatcher import Dispatcher, DispatcherStatistics, blocking
 from actornet._runtime._future import DispatchedFuture
 from actornet._runtime._poller import Poller, Registration, Timer
 from actornet._runtime._registry import live_actor_count, live_actors, stop_all
+from actornet._server import Server, serve_tcp
+from actornet._session import Outbox, Session
+from actornet._writer import WriterStatistics
 
 __all__ = [
     "Actor",
+    "BrokenConnectionError",
+    "ClosedConnectionError",
+    "DisconnectReason",
     "DispatchedFuture",
     "Dispatcher",
     "DispatcherStatistics",
+    "Limits",
+    "Outbox",
     "Poller",
     "Registration",
+    "Server",
+    "Session",
     "Timer",
+    "WriterStatistics",
     "blocking",
+    "connect_tcp",
     "default_dispatcher",
     "live_actor_count",
     "live_actors",
+    "serve_tcp",
     "set_default_dispatcher",
     "stop_all",
 ]

@@ -108,6 +108,15 @@ class Registration:
         """Deliver the next output edge; call before writing again."""
         self.writable_armed = True
 
+    def start(self) -> None:
+        """Start watching, for a registration made with `start=False`.
+
+        Raises:
+            ValueError: if the descriptor is already watched.
+            OSError: if epoll refuses the descriptor (for example, it is closed).
+        """
+        self._poller._start(self)
+
     def close(self) -> None:
         """Stop watching the descriptor; call before closing it."""
         self._poller._unregister(self)
@@ -172,7 +181,7 @@ class Poller:
             f"{' closed' if self._closed else ''}>"
         )
 
-    def register(
+    def register(  # noqa: PLR0913 - each direction needs a message and a target
         self,
         fd: int,
         target: ActorRef[Any],
@@ -180,12 +189,15 @@ class Poller:
         on_readable: object | None = None,
         on_writable: object | None = None,
         write_target: ActorRef[Any] | None = None,
+        start: bool = True,
     ) -> Registration:
         """Watch `fd` and tell `target` the given messages on readiness.
 
         The messages are sent as they are, so immutable ones can be shared.
         `on_writable` goes to `write_target` instead when one is given, so a
-        socket's reader and writer actors can share one registration.
+        socket's reader and writer actors can share one registration. With
+        `start=False` nothing is watched until `Registration.start()`, so the
+        registration can be handed to its actors before any message arrives.
 
         Raises:
             ValueError: if neither message is given, or `fd` is already watched.
@@ -204,10 +216,20 @@ class Poller:
             on_writable=on_writable,
             write_target=write_target or target,
         )
+        if start:
+            self._start(registration)
+        return registration
+
+    def _start(self, registration: Registration) -> None:
+        fd = registration.fd
+        if fd in self._registrations:
+            raise ValueError(
+                f"fd {fd} is already registered; close() the old Registration first"
+            )
         mask = select.EPOLLET
-        if on_readable is not None:
+        if registration.on_readable is not None:
             mask |= _READ_EVENTS
-        if on_writable is not None:
+        if registration.on_writable is not None:
             mask |= _WRITE_EVENTS
         self._registrations[fd] = registration
         try:
@@ -217,7 +239,6 @@ class Poller:
             raise
         if self.on_interest is not None:
             self.on_interest()
-        return registration
 
     def has_interest(self) -> bool:
         """Return whether any descriptor or timer is being watched."""

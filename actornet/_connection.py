@@ -1,0 +1,159 @@
+"""Connection: the record three actors share, and the function that wires them up."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from typing import TYPE_CHECKING, Any, cast
+
+from actornet._messages import READABLE, WRITABLE, Connected
+from actornet._reader import Reader
+from actornet._runtime._actor import default_dispatcher
+from actornet._writer import Writer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pykka import ActorRef
+
+    from actornet._limits import Limits
+    from actornet._runtime._dispatcher import Dispatcher
+    from actornet._runtime._mailbox import Mailbox
+    from actornet._runtime._poller import Registration
+    from actornet._session import Session
+    from protocols import Wire
+
+__all__ = ["Connection", "open_connection"]
+
+logger = logging.getLogger("actornet.connection")
+
+
+class Connection:
+    """What the reader, writer and session of one socket share.
+
+    Created by `open_connection()`; the socket and the registration are owned
+    by the writer, which closes both last.
+    """
+
+    __slots__ = (
+        "dispatcher",
+        "limits",
+        "on_closed",
+        "peer",
+        "reader_ref",
+        "reading_paused",
+        "registration",
+        "session_inbox",
+        "session_ref",
+        "sock",
+        "wire",
+        "writer_ref",
+    )
+
+    def __init__(  # noqa: PLR0913 - a plain record
+        self,
+        *,
+        sock: socket.socket,
+        peer: Any,
+        wire: Wire[Any],
+        limits: Limits,
+        dispatcher: Dispatcher,
+        on_closed: Callable[[Connection], None] | None,
+    ) -> None:
+        self.sock = sock
+        #: The peer's address, as `socket.getpeername()` gave it.
+        self.peer = peer
+        self.wire = wire
+        self.limits = limits
+        self.dispatcher = dispatcher
+        #: Called by the writer once the socket is closed.
+        self.on_closed = on_closed
+        #: Set by the reader when the session fell behind; cleared by the session.
+        self.reading_paused = False
+        #: Set once the actors exist; the writer tolerates None until then.
+        self.registration: Registration | None = None
+        self.reader_ref: ActorRef[Reader]
+        self.writer_ref: ActorRef[Writer]
+        self.session_ref: ActorRef[Any]
+        self.session_inbox: Mailbox
+
+    def __repr__(self) -> str:
+        return f"<Connection {format_peer(self.peer)}>"
+
+
+def format_peer(peer: Any) -> str:
+    """Render a socket address as host:port for log lines."""
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+def open_connection(  # noqa: PLR0913 - the parts of a connection, named
+    sock: socket.socket,
+    session_class: type[Session[Any]],
+    wire: Wire[Any],
+    limits: Limits,
+    *,
+    session_args: tuple[Any, ...] = (),
+    session_kwargs: dict[str, Any] | None = None,
+    on_opened: Callable[[Connection], None] | None = None,
+    on_closed: Callable[[Connection], None] | None = None,
+) -> Connection:
+    """Start a reader, a writer and a session for a connected socket.
+
+    The socket is made non-blocking and belongs to the connection from here on:
+    it is closed when the connection ends, or at once if starting fails.
+    `on_opened` is called before any actor starts and `on_closed` once the
+    socket is closed (also when starting fails), so a caller's bookkeeping sees
+    every connection open before it closes.
+
+    Returns:
+        The wired connection; `connection.session_ref` reaches the session.
+    """
+    sock.setblocking(False)  # noqa: FBT003 - socket API
+    with contextlib.suppress(OSError):  # not TCP (a socketpair, say)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        peer = "unknown peer"
+    # Readers and writers run on the default dispatcher, whose poller watches
+    # the socket; the session runs wherever its class says.
+    dispatcher = default_dispatcher()
+    connection = Connection(
+        sock=sock,
+        peer=peer,
+        wire=wire,
+        limits=limits,
+        dispatcher=dispatcher,
+        on_closed=on_closed,
+    )
+    if on_opened is not None:
+        on_opened(connection)
+    try:
+        connection.writer_ref = Writer.start(connection)
+        connection.session_ref = session_class.start(*session_args, **(session_kwargs or {}))
+        connection.session_inbox = cast("Mailbox", connection.session_ref.actor_inbox)
+        connection.session_ref.tell(Connected(connection))
+        connection.reader_ref = Reader.start(connection)
+        registration = dispatcher.poller.register(
+            sock.fileno(),
+            connection.reader_ref,
+            on_readable=READABLE,
+            on_writable=WRITABLE,
+            write_target=connection.writer_ref,
+            start=False,
+        )
+        connection.registration = registration
+        registration.start()
+    except BaseException:
+        for name in ("reader_ref", "session_ref", "writer_ref"):
+            ref = getattr(connection, name, None)
+            if ref is not None:
+                ref.stop(block=False)
+        sock.close()
+        if on_closed is not None:
+            on_closed(connection)
+        raise
+    return connection

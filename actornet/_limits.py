@@ -1,0 +1,102 @@
+"""Limits: every bound a connection enforces, in one frozen record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "DEFAULT_CLOSE_TIMEOUT",
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_READ_HIGH_WATER",
+    "DEFAULT_READ_LOW_WATER",
+    "DEFAULT_RECEIVE_SIZE",
+    "DEFAULT_WRITE_QUEUE_BYTES",
+    "Limits",
+]
+
+#: Bytes a connection may have queued for sending before the slow-consumer
+#: policy applies: 1 MiB, sixteen times a typical 64 KiB socket send buffer, so
+#: short stalls pass and a client that stopped reading is found within a second
+#: of a busy room's traffic.
+DEFAULT_WRITE_QUEUE_BYTES = 1024 * 1024
+
+#: Batches of received events the session may have waiting before its reader
+#: stops reading from the socket. One batch holds every frame of one recv.
+DEFAULT_READ_HIGH_WATER = 64
+
+#: Waiting batches below which a paused reader resumes.
+DEFAULT_READ_LOW_WATER = 16
+
+#: Seconds without a byte from the peer after which the connection is closed.
+#: Five minutes, as nginx's keepalive-free stream default is ten and most chat
+#: clients ping every minute or two.
+DEFAULT_IDLE_TIMEOUT = 300.0
+
+#: Connections a server holds at once; the machine's file limit is 20,000 and
+#: each connection is one descriptor.
+DEFAULT_MAX_CONNECTIONS = 10_000
+
+#: Seconds a closing connection may spend flushing queued bytes before it is
+#: closed regardless.
+DEFAULT_CLOSE_TIMEOUT = 5.0
+
+#: Bytes asked of each recv call: 64 KiB, the usual socket receive buffer size.
+DEFAULT_RECEIVE_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Bounds that protect a server from its clients, with their defaults.
+
+    The largest frame is a property of the wire format (its framing's
+    `max_frame_size`), so it is set there, not here.
+    """
+
+    write_queue_bytes: int = DEFAULT_WRITE_QUEUE_BYTES
+    """Bytes queued for one connection before `on_slow_consumer` applies."""
+
+    on_slow_consumer: Literal["disconnect", "drop"] = "disconnect"
+    """What happens to a connection whose queue is full: `"disconnect"` closes
+    it (logged, reason `SLOW_CONSUMER`); `"drop"` discards the new frame and
+    keeps the connection, counting drops in the writer's statistics."""
+
+    read_high_water: int = DEFAULT_READ_HIGH_WATER
+    """Received batches waiting in the session's mailbox at which reading pauses."""
+
+    read_low_water: int = DEFAULT_READ_LOW_WATER
+    """Waiting batches at or below which reading resumes."""
+
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT
+    """Seconds without input before the connection closes (`IDLE_TIMEOUT`); None: never."""
+
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Connections a server holds at once; further ones are accepted, logged and closed."""
+
+    close_timeout: float = DEFAULT_CLOSE_TIMEOUT
+    """Seconds a closing connection may spend flushing before it is closed anyway."""
+
+    receive_size: int = DEFAULT_RECEIVE_SIZE
+    """Bytes asked of each recv call."""
+
+    def __post_init__(self) -> None:
+        if self.write_queue_bytes < 1:
+            raise ValueError(f"write_queue_bytes={self.write_queue_bytes} must be positive")
+        if self.on_slow_consumer not in ("disconnect", "drop"):
+            raise ValueError(
+                f"on_slow_consumer={self.on_slow_consumer!r}: use 'disconnect' or 'drop'"
+            )
+        if not 0 <= self.read_low_water < self.read_high_water:
+            raise ValueError(
+                f"read_low_water={self.read_low_water} must be at least 0 and below "
+                f"read_high_water={self.read_high_water}"
+            )
+        if self.idle_timeout is not None and self.idle_timeout <= 0:
+            raise ValueError(f"idle_timeout={self.idle_timeout} must be positive or None")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections={self.max_connections} must be positive")
+        if self.close_timeout < 0:
+            raise ValueError(f"close_timeout={self.close_timeout} must not be negative")
+        if self.receive_size < 1:
+            raise ValueError(f"receive_size={self.receive_size} must be positive")

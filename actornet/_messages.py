@@ -1,0 +1,137 @@
+"""What the reader, writer, session and server tell one another.
+
+Commands are imperatives (`Send`, `Close`, `ResumeReading`); notifications are
+past tense or states (`Received`, `PeerClosed`, `WriterClosed`). Messages are
+immutable, and argument-free ones are module-level singletons so the poller can
+tell them without allocating.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DisconnectReason"]
+
+
+class DisconnectReason(enum.Enum):
+    """Why a connection ended, as told to `Session.on_disconnect()`."""
+
+    #: The peer closed its side (EOF) after its last complete frame.
+    PEER_CLOSED = "peer closed the connection"
+    #: The connection was reset or failed with an OS error.
+    CONNECTION_BROKEN = "connection broken"
+    #: The peer sent bytes that its wire format does not accept.
+    PROTOCOL_ERROR = "protocol error"
+    #: No input arrived for `Limits.idle_timeout` seconds.
+    IDLE_TIMEOUT = "idle timeout"
+    #: The peer read too slowly: `Limits.write_queue_bytes` were queued.
+    SLOW_CONSUMER = "slow consumer"
+    #: The session called `close()`.
+    CLOSED_BY_SESSION = "closed by the session"
+    #: A session hook raised an exception (logged with its traceback).
+    SESSION_FAILED = "session failed"
+    #: The server or client is shutting down.
+    SHUTDOWN = "shutdown"
+
+
+# -- poller and timers -> reader / writer ----------------------------------
+
+
+class _Singleton:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return type(self).__name__
+
+
+class Readable(_Singleton):
+    """The socket has input (or EOF, or an error) to read."""
+
+
+class Writable(_Singleton):
+    """The socket has room in its send buffer again."""
+
+
+class IdleCheck(_Singleton):
+    """Time to see whether the peer has been silent for too long."""
+
+
+class CloseDeadline(_Singleton):
+    """A closing writer ran out of time to flush."""
+
+
+READABLE = Readable()
+WRITABLE = Writable()
+IDLE_CHECK = IdleCheck()
+CLOSE_DEADLINE = CloseDeadline()
+
+
+# -- reader -> session -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """Events decoded from one read, in order."""
+
+    events: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEnded:
+    """The reader or writer saw the connection end; `error` explains why."""
+
+    reason: DisconnectReason
+    error: BaseException | None = None
+
+
+# -- session -> reader -----------------------------------------------------
+
+
+class ResumeReading(_Singleton):
+    """The session caught up; read again."""
+
+
+RESUME_READING = ResumeReading()
+
+
+# -- session -> writer -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Queue encoded bytes (one or more whole frames) for sending."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Flush what is queued within `Limits.close_timeout`, then close; `abort` skips the flush."""
+
+    abort: bool = False
+
+
+# -- writer -> session, session -> server ----------------------------------
+
+
+class WriterClosed(_Singleton):
+    """The writer closed the socket; the connection is over."""
+
+
+WRITER_CLOSED = WriterClosed()
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """First message to a session: the connection is open and wired."""
+
+    connection: Any
+
+
+class Shutdown(_Singleton):
+    """The server is shutting down: say goodbye, flush and close."""
+
+
+SHUTDOWN = Shutdown()

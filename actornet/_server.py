@@ -1,0 +1,241 @@
+"""Server: listen, accept, and shut down gracefully; `serve_tcp()` starts one."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import threading
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+
+from pykka import ActorDeadError
+
+from actornet._acceptor import Acceptor
+from actornet._connection import Connection, format_peer
+from actornet._limits import Limits
+from actornet._messages import SHUTDOWN, Close
+
+if TYPE_CHECKING:
+    from types import FrameType, TracebackType
+
+    from pykka import ActorRef
+
+    from actornet._session import Session
+    from protocols import Wire
+
+__all__ = ["DEFAULT_BACKLOG", "Server", "serve_tcp"]
+
+logger = logging.getLogger("actornet.server")
+
+EventT = TypeVar("EventT")
+
+#: Pending connections the kernel queues before accept(); Linux caps it at
+#: net.core.somaxconn (4,096 here).
+DEFAULT_BACKLOG = 4096
+
+# Seconds beyond Limits.close_timeout that shutdown() waits for writers that
+# hit their own deadline to report back.
+_SHUTDOWN_GRACE = 1.0
+
+
+class Server(Generic[EventT]):
+    """A listening socket whose connections each get a reader, a writer and a session.
+
+    Created by `serve_tcp()`, already accepting.
+
+    Resource handling: the server owns its listening socket and every accepted
+    connection. `shutdown()` (or leaving a `with` block) closes the listener,
+    tells every session `on_disconnect(DisconnectReason.SHUTDOWN)`, gives the
+    writers `Limits.close_timeout` seconds to flush, and closes what is left.
+
+    Error handling: a connection's failure (a reset, bad input, a session that
+    raises) closes that connection only, with a log line; the server keeps
+    accepting. Connections beyond `Limits.max_connections` are accepted and
+    closed at once, with a rate-limited log line.
+    """
+
+    def __init__(  # noqa: PLR0913 - the parts of a server, named
+        self,
+        listener: socket.socket,
+        *,
+        session_class: type[Session[EventT]],
+        wire: Wire[EventT],
+        limits: Limits,
+        session_args: tuple[Any, ...],
+        session_kwargs: dict[str, Any],
+    ) -> None:
+        self.session_class = session_class
+        self.wire = wire
+        self.limits = limits
+        self.session_args = session_args
+        self.session_kwargs = session_kwargs
+        #: The address the server listens on: (host, port).
+        self.address: tuple[str, int] = listener.getsockname()[:2]
+        self._connections: dict[int, Connection] = {}
+        self._lock = threading.Lock()
+        self._all_closed = threading.Event()
+        self._all_closed.set()
+        self._shutdown_requested = threading.Event()
+        self._stopped = threading.Event()
+        self._shutting_down = False
+        self._acceptor_ref: ActorRef[Acceptor] = Acceptor.start(self, listener)
+
+    def __repr__(self) -> str:
+        return f"<Server on {format_peer(self.address)}, {self.connection_count()} connections>"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return self.address[1]
+
+    def connection_count(self) -> int:
+        """Return how many connections are open."""
+        return len(self._connections)
+
+    def session_refs(self) -> list[ActorRef[Session[EventT]]]:
+        """Return refs to the sessions of every open connection."""
+        with self._lock:
+            return [connection.session_ref for connection in self._connections.values()]
+
+    def serve_forever(self, *, handle_signals: bool = True) -> None:
+        """Block until the server is shut down.
+
+        With `handle_signals` (and when called from the main thread), SIGINT and
+        SIGTERM start a graceful `shutdown()`, after which this returns.
+        """
+        previous: dict[signal.Signals, Any] = {}
+        if handle_signals and threading.current_thread() is threading.main_thread():
+
+            def request_shutdown(received: int, _frame: FrameType | None) -> None:
+                logger.info("received %s; shutting down", signal.Signals(received).name)
+                self._shutdown_requested.set()
+
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, request_shutdown)
+        try:
+            # A timed wait, so the main thread gets to run signal handlers.
+            while not self._shutdown_requested.wait(0.5):
+                pass
+            self.shutdown()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop accepting, close every connection gracefully, and wait for it.
+
+        Args:
+            timeout: seconds to wait for connections to close; by default
+                `Limits.close_timeout` plus a second. Connections still open
+                then are aborted.
+        """
+        with self._lock:
+            first = not self._shutting_down
+            self._shutting_down = True
+        if not first:
+            self._stopped.wait(timeout)
+            return
+        self._shutdown_requested.set()
+        if timeout is None:
+            timeout = self.limits.close_timeout + _SHUTDOWN_GRACE
+        with contextlib.suppress(ActorDeadError):
+            self._acceptor_ref.stop(timeout=timeout)
+        connections = self._snapshot()
+        logger.info("shutting down: closing %d connection(s)", len(connections))
+        for connection in connections:
+            try:
+                connection.session_ref.tell(SHUTDOWN)
+            except ActorDeadError:
+                connection.writer_ref.tell(Close(abort=False))
+        if not self._all_closed.wait(timeout):
+            left = self._snapshot()
+            logger.warning(
+                "%d connection(s) did not close within %.1f s; aborting them", len(left), timeout
+            )
+            for connection in left:
+                try:
+                    connection.writer_ref.tell(Close(abort=True))
+                except ActorDeadError:
+                    self._connection_closed(connection)
+        self._stopped.set()
+
+    def _snapshot(self) -> list[Connection]:
+        with self._lock:
+            return list(self._connections.values())
+
+    def _connection_opened(self, connection: Connection) -> None:
+        with self._lock:
+            self._connections[id(connection)] = connection
+            self._all_closed.clear()
+
+    def _connection_closed(self, connection: Connection) -> None:
+        with self._lock:
+            self._connections.pop(id(connection), None)
+            if not self._connections:
+                self._all_closed.set()
+
+
+def serve_tcp(  # noqa: PLR0913 - every argument is a documented knob
+    session_class: type[Session[EventT]],
+    wire: Wire[EventT],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    limits: Limits | None = None,
+    session_args: tuple[Any, ...] = (),
+    session_kwargs: dict[str, Any] | None = None,
+    backlog: int = DEFAULT_BACKLOG,
+) -> Server[EventT]:
+    """Listen on host:port and serve each connection with a new `session_class` actor.
+
+    Returns at once; the server runs on actornet's worker threads. Call
+    `Server.serve_forever()` to block until SIGINT/SIGTERM, or use the server as
+    a context manager.
+
+    Args:
+        session_class: the `Session` subclass started per connection, as
+            `session_class.start(*session_args, **session_kwargs)`.
+        wire: the wire format, for example
+            `protocols.Wire(protocols.LengthPrefixed(), protocols.RawCodec())`.
+        host: address to bind; the loopback default keeps a new server private.
+        port: port to bind; 0 picks a free one (see `Server.port`).
+        limits: the bounds every connection runs under; `Limits()` by default.
+        session_args: positional arguments for each session's constructor.
+        session_kwargs: keyword arguments for each session's constructor.
+        backlog: pending connections the kernel may queue.
+
+    Raises:
+        OSError: if the address cannot be bound (in use, not permitted).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(backlog)
+        listener.setblocking(False)  # noqa: FBT003 - socket API
+    except BaseException:
+        listener.close()
+        raise
+    server = Server(
+        listener,
+        session_class=session_class,
+        wire=wire,
+        limits=limits or Limits(),
+        session_args=session_args,
+        session_kwargs=session_kwargs or {},
+    )
+    logger.info("listening on %s", format_peer(server.address))
+    return server

@@ -1,0 +1,286 @@
+"""Session: the actor users subclass to handle one connection."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from pykka import ActorDeadError
+
+from actornet._connection import format_peer
+from actornet._exceptions import ClosedConnectionError
+from actornet._messages import (
+    RESUME_READING,
+    Close,
+    Connected,
+    ConnectionEnded,
+    DisconnectReason,
+    Received,
+    Send,
+    Shutdown,
+    WriterClosed,
+)
+from actornet._runtime._actor import Actor
+from protocols import RemoteProtocolError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from pykka import ActorRef
+
+    from actornet._connection import Connection
+    from actornet._limits import Limits
+    from protocols import Encoder, Wire
+
+__all__ = ["Outbox", "Session"]
+
+logger = logging.getLogger("actornet.session")
+
+EventT = TypeVar("EventT")
+
+# Reasons after which nothing queued can reach the peer: close without flushing.
+_ABORTING = frozenset({DisconnectReason.CONNECTION_BROKEN, DisconnectReason.SLOW_CONSUMER})
+
+
+class _State(enum.Enum):
+    #: Started, waiting for the connection to be wired.
+    NEW = "new"
+    #: Events flow both ways.
+    OPEN = "open"
+    #: on_disconnect() is running: it may still send a farewell.
+    DISCONNECTING = "disconnecting"
+    #: The writer is flushing and closing; nothing more is sent.
+    CLOSING = "closing"
+    #: The socket is closed.
+    CLOSED = "closed"
+
+
+class Outbox:
+    """Handle that queues encoded frames on one connection, from any actor or thread.
+
+    A room keeps one per member and hands each the same bytes from
+    `Wire.encode()`, so a broadcast is encoded once. Frames sent after the
+    connection closed are dropped silently: a room need not track closings.
+    """
+
+    __slots__ = ("_writer_ref", "peer")
+
+    def __init__(self, writer_ref: ActorRef[Any], peer: Any) -> None:
+        self._writer_ref = writer_ref
+        #: The peer's address.
+        self.peer = peer
+
+    def __repr__(self) -> str:
+        return f"<Outbox to {format_peer(self.peer)}>"
+
+    def send_frame(self, frame: bytes) -> None:
+        """Queue an encoded frame (or several, concatenated) for sending."""
+        with contextlib.suppress(ActorDeadError):
+            self._writer_ref.tell(Send(frame))
+
+
+class Session(Actor, Generic[EventT]):
+    """Actor that handles one connection: subclass it and override the `on_` hooks.
+
+    A server starts one session per accepted connection (a client, one per
+    connection it opens), beside a reader that decodes what arrives and a writer
+    that sends what the session sends. Every hook runs in this actor, on a
+    dispatcher worker thread, one at a time. A hook may block (on an `ask`, a
+    database call): other connections keep being served meanwhile.
+
+    If a hook raises, the traceback is logged and this connection (only) closes
+    with `DisconnectReason.SESSION_FAILED`.
+
+    Messages other actors tell the session reach `on_receive()`, as for any
+    Pykka actor.
+    """
+
+    conn_peer: Any
+    """The peer's address, as `socket.getpeername()` gave it."""
+
+    conn_limits: Limits
+    """The limits this connection runs under."""
+
+    conn_wire: Wire[EventT]
+    """The wire format this connection speaks."""
+
+    conn_outbox: Outbox
+    """Handle for other actors to queue encoded frames on this connection."""
+
+    conn_disconnect_reason: DisconnectReason | None
+    """Why the connection ended, once it has; None while it is open."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Create the session; override freely, but call `super().__init__()`."""
+        super().__init__(*args, **kwargs)
+        self._conn: Connection | None = None
+        self._conn_encoder: Encoder[EventT] | None = None
+        self._conn_state = _State.NEW
+        self.conn_disconnect_reason = None
+
+    # -- hooks --------------------------------------------------------------
+
+    def on_connect(self) -> None:
+        """Run when the connection is open, before any event arrives.
+
+        The `conn_` attributes are set by then; `send()` works.
+        """
+
+    def on_event(self, event: EventT) -> None:
+        """Handle one event decoded from the peer's bytes.
+
+        Events arrive in the order the peer sent them. None arrives after
+        `close()` or after the connection ended.
+        """
+
+    def on_disconnect(self, reason: DisconnectReason) -> None:
+        """Run once when the connection ends, for whatever reason.
+
+        What it sends (a farewell, an error) is still flushed before the socket
+        closes, unless the connection is broken or the peer too slow. An
+        exception here is logged and otherwise ignored.
+        """
+
+    # -- API ----------------------------------------------------------------
+
+    def send(self, event: EventT) -> None:
+        """Encode an event and queue it for sending.
+
+        Raises:
+            protocols.LocalProtocolError: if the event cannot be encoded; a bug
+                in the caller, raised here so the traceback points at it.
+            ClosedConnectionError: if the connection was closed or is closing.
+        """
+        encoder = self._conn_encoder
+        if encoder is None:
+            raise ClosedConnectionError(self._closed_message())
+        self.send_frame(encoder.send(event))
+
+    def send_frame(self, frame: bytes) -> None:
+        """Queue already encoded bytes (one or more whole frames) for sending.
+
+        Raises:
+            ClosedConnectionError: if the connection was closed or is closing.
+        """
+        if self._conn_state not in (_State.OPEN, _State.DISCONNECTING) or self._conn is None:
+            raise ClosedConnectionError(self._closed_message())
+        try:
+            self._conn.writer_ref.tell(Send(frame))
+        except ActorDeadError as exc:
+            raise ClosedConnectionError(self._closed_message()) from exc
+
+    def close(self) -> None:
+        """Flush what was sent, then close the connection.
+
+        `on_disconnect(DisconnectReason.CLOSED_BY_SESSION)` runs first. Closing
+        twice is harmless.
+        """
+        self._conn_begin_close(DisconnectReason.CLOSED_BY_SESSION, None)
+
+    # -- framework ----------------------------------------------------------
+
+    def _handle_receive(self, message: Any) -> Any:
+        if isinstance(message, Received):
+            self._conn_received(message.events)
+        elif isinstance(message, ConnectionEnded):
+            self._conn_begin_close(message.reason, message.error)
+        elif isinstance(message, Connected):
+            self._conn_connected(message.connection)
+        elif isinstance(message, WriterClosed):
+            self._conn_state = _State.CLOSED
+            self.stop()
+        elif isinstance(message, Shutdown):
+            self._conn_begin_close(DisconnectReason.SHUTDOWN, None)
+        else:
+            return super()._handle_receive(message)
+        return None
+
+    def _conn_connected(self, connection: Connection) -> None:
+        self._conn = connection
+        self.conn_peer = connection.peer
+        self.conn_limits = connection.limits
+        self.conn_wire = connection.wire
+        self.conn_outbox = Outbox(connection.writer_ref, connection.peer)
+        self._conn_encoder = connection.wire.encoder()
+        self._conn_state = _State.OPEN
+        logger.info("connection from %s opened", format_peer(connection.peer))
+        self._conn_call_hook(self.on_connect)
+
+    def _conn_received(self, events: list[EventT]) -> None:
+        for event in events:
+            if self._conn_state is not _State.OPEN:
+                break
+            self._conn_call_hook(self.on_event, event)
+        connection = self._conn
+        if (
+            connection is not None
+            and connection.reading_paused
+            and len(self.actor_inbox) <= connection.limits.read_low_water
+        ):
+            connection.reading_paused = False
+            with contextlib.suppress(ActorDeadError):
+                connection.reader_ref.tell(RESUME_READING)
+
+    def _conn_call_hook(self, hook: Any, *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:
+            logger.exception(
+                "%s.%s raised; closing the connection from %s",
+                type(self).__name__,
+                getattr(hook, "__name__", "hook"),
+                format_peer(getattr(self, "conn_peer", None)),
+            )
+            self._conn_begin_close(DisconnectReason.SESSION_FAILED, None)
+
+    def _conn_begin_close(self, reason: DisconnectReason, error: BaseException | None) -> None:
+        connection = self._conn
+        if self._conn_state is not _State.OPEN or connection is None:
+            return
+        self._conn_state = _State.DISCONNECTING
+        self.conn_disconnect_reason = reason
+        logger.info(
+            "connection from %s closing: %s%s",
+            format_peer(connection.peer),
+            reason.value,
+            f" ({error})" if error is not None else "",
+        )
+        if isinstance(error, RemoteProtocolError) and error.reply_hint is not None:
+            try:
+                self.send(cast("EventT", error.reply_hint))
+            except Exception:
+                logger.exception("could not send the reply to a protocol error")
+        try:
+            self.on_disconnect(reason)
+        except Exception:
+            logger.exception("%s.on_disconnect raised", type(self).__name__)
+        self._conn_state = _State.CLOSING
+        self._conn_encoder = None
+        try:
+            connection.writer_ref.tell(Close(abort=reason in _ABORTING))
+        except ActorDeadError:
+            self._conn_state = _State.CLOSED
+        connection.reader_ref.stop(block=False)
+
+    def _closed_message(self) -> str:
+        reason = self.conn_disconnect_reason
+        why = f": {reason.value}" if reason is not None else ""
+        return (
+            f"the connection from {format_peer(getattr(self, 'conn_peer', None))} is closed{why}; "
+            "check conn_disconnect_reason before sending, or send from on_disconnect()"
+        )
+
+    def _stop(self) -> None:
+        self._conn_begin_close(DisconnectReason.CLOSED_BY_SESSION, None)
+        super()._stop()
+
+    def _handle_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        super()._handle_failure(exception_type, exception_value, traceback)
+        self._conn_begin_close(DisconnectReason.SESSION_FAILED, None)

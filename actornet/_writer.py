@@ -1,0 +1,251 @@
+"""Writer: encoded frames -> bounded queue -> socket, coalesced.
+
+Theory of operation
+-------------------
+`Send` messages carry encoded bytes (the session encodes, so an encoding error
+surfaces in the code that sent the message; a broadcast is encoded once and the
+same bytes object goes to every member's writer). The writer appends them to a
+queue and flushes with one `sendmsg` over up to `_IOV_MAX` queued buffers, so
+frames that arrive together leave together.
+
+It flushes when its mailbox is empty or when `_FLUSH_BYTES` are queued: the
+first lets every `Send` already waiting join the same system call, the second
+keeps a writer whose mailbox never empties from queueing without bound.
+
+When the kernel's send buffer is full (`BlockingIOError`), the writer re-arms the
+poller's output edge, tries once more (the buffer may have drained between the
+two), and then waits for `Writable`.
+
+Backpressure: the queue is bounded by `Limits.write_queue_bytes`. A `Send` that
+would exceed it applies `Limits.on_slow_consumer`: `"disconnect"` drops the
+queue and reports `SLOW_CONSUMER` to the session; `"drop"` discards that frame.
+
+Resource handling: the writer owns the socket and its poller registration and
+closes both, once: after `Close` and a flush (bounded by
+`Limits.close_timeout`), at once on `Close(abort=True)`, or when the session is
+gone. It then tells the session `WriterClosed`, calls the connection's
+`on_closed` callback and stops.
+
+Error handling: send errors (reset, broken pipe) drop the queue and report
+`CONNECTION_BROKEN` with the OSError; the socket stays open until the session
+answers with `Close`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import socket
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pykka import ActorDeadError
+
+from actornet._messages import (
+    CLOSE_DEADLINE,
+    WRITER_CLOSED,
+    Close,
+    CloseDeadline,
+    ConnectionEnded,
+    DisconnectReason,
+    Send,
+    Writable,
+)
+from actornet._runtime._actor import Actor
+
+if TYPE_CHECKING:
+    from actornet._connection import Connection
+    from actornet._runtime._poller import Timer
+
+__all__ = ["Writer", "WriterStatistics"]
+
+logger = logging.getLogger("actornet.writer")
+
+# Linux's limit on buffers per sendmsg (UIO_MAXIOV).
+_IOV_MAX = 1024
+
+# Flush once this much is queued even if more Sends are waiting: a typical
+# socket send buffer, so one system call moves as much as the kernel takes.
+_FLUSH_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriterStatistics:
+    """Counters of one writer, as returned by `Writer.statistics()`."""
+
+    queued_bytes: int
+    """Bytes waiting to be sent."""
+    sent_bytes: int
+    """Bytes handed to the kernel so far."""
+    dropped_frames: int
+    """`Send`s discarded by the `"drop"` slow-consumer policy or after closing."""
+
+
+class Writer(Actor):
+    """Actor that owns one socket's sending side, its queue and its closing."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__()
+        self._connection = connection
+        self._sock = connection.sock
+        self._queue: deque[bytes | memoryview] = deque()
+        self._queued = 0
+        self._sent = 0
+        self._dropped = 0
+        self._waiting_writable = False
+        self._closing = False
+        self._closed = False
+        self._failed = False
+        self._deadline: Timer | None = None
+
+    def statistics(self) -> WriterStatistics:
+        """Return the writer's counters (ask it through a proxy or `ask`)."""
+        return WriterStatistics(
+            queued_bytes=self._queued, sent_bytes=self._sent, dropped_frames=self._dropped
+        )
+
+    def on_receive(self, message: Any) -> Any:
+        """Queue, flush and close as the messages say."""
+        if isinstance(message, Send):
+            self._queue_frame(message.data)
+        elif isinstance(message, Writable):
+            self._waiting_writable = False
+            self._flush()
+        elif isinstance(message, Close):
+            self._begin_close(abort=message.abort)
+        elif isinstance(message, CloseDeadline):
+            if not self._closed:
+                logger.info(
+                    "closing %s with %d bytes unsent after %.1f s",
+                    self._connection,
+                    self._queued,
+                    self._connection.limits.close_timeout,
+                )
+                self._close_socket()
+        else:
+            return super().on_receive(message)
+        return None
+
+    def on_stop(self) -> None:
+        """Close the socket if nobody did."""
+        self._close_socket()
+
+    def on_failure(self, *_exc_info: object) -> None:
+        """Close the socket; the failure itself is logged by the runtime."""
+        self._close_socket()
+
+    def _queue_frame(self, data: bytes) -> None:
+        if self._closed or self._failed:
+            self._dropped += 1
+            return
+        limits = self._connection.limits
+        if self._queued + len(data) > limits.write_queue_bytes:
+            if limits.on_slow_consumer == "drop":
+                self._dropped += 1
+                return
+            logger.warning(
+                "disconnecting slow consumer %s: %d bytes queued, %d more would exceed "
+                "Limits.write_queue_bytes=%d",
+                self._connection,
+                self._queued,
+                len(data),
+                limits.write_queue_bytes,
+            )
+            self._fail(DisconnectReason.SLOW_CONSUMER, None)
+            return
+        self._queue.append(data)
+        self._queued += len(data)
+        if not self._waiting_writable and (
+            self._queued >= _FLUSH_BYTES or self.actor_inbox.empty()
+        ):
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._closed or self._failed:
+            return
+        queue = self._queue
+        rearmed = False
+        while queue:
+            try:
+                if len(queue) == 1:
+                    sent = self._sock.send(queue[0])
+                else:
+                    sent = self._sock.sendmsg(list(itertools.islice(queue, _IOV_MAX)))
+            except BlockingIOError:
+                registration = self._connection.registration
+                if rearmed or registration is None:
+                    self._waiting_writable = True
+                    return
+                registration.arm_writable()
+                rearmed = True
+                continue
+            except InterruptedError:
+                continue
+            except OSError as exc:
+                self._fail(DisconnectReason.CONNECTION_BROKEN, exc)
+                return
+            self._consume(sent)
+        if self._closing:
+            self._close_socket()
+
+    def _consume(self, sent: int) -> None:
+        self._sent += sent
+        self._queued -= sent
+        queue = self._queue
+        while sent:
+            head = queue[0]
+            if sent >= len(head):
+                sent -= len(head)
+                queue.popleft()
+            else:
+                queue[0] = memoryview(head)[sent:]
+                sent = 0
+
+    def _fail(self, reason: DisconnectReason, error: OSError | None) -> None:
+        self._failed = True
+        self._dropped += len(self._queue)
+        self._queue.clear()
+        self._queued = 0
+        try:
+            self._connection.session_ref.tell(ConnectionEnded(reason, error))
+        except ActorDeadError:
+            self._close_socket()
+
+    def _begin_close(self, *, abort: bool) -> None:
+        if self._closed:
+            return
+        self._closing = True
+        if abort or self._failed or not self._queue:
+            self._close_socket()
+            return
+        if self._deadline is None:
+            self._deadline = self._connection.dispatcher.poller.tell_later(
+                self._connection.limits.close_timeout, self.actor_ref, CLOSE_DEADLINE
+            )
+        self._flush()
+
+    def _close_socket(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+        connection = self._connection
+        if connection.registration is not None:
+            connection.registration.close()
+        with contextlib.suppress(OSError):  # already reset, or never connected
+            self._sock.shutdown(socket.SHUT_WR)
+        self._sock.close()
+        self._queue.clear()
+        self._queued = 0
+        with contextlib.suppress(ActorDeadError):
+            connection.session_ref.tell(WRITER_CLOSED)
+        if connection.on_closed is not None:
+            try:
+                connection.on_closed(connection)
+            except Exception:
+                logger.exception("on_closed callback failed for %s", connection)
+        if self.actor_ref.is_alive():
+            self.stop()

@@ -1,0 +1,1 @@
+"""Echo server: every frame back to its sender, unchanged."""

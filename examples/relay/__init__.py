@@ -1,0 +1,1 @@
+"""Relay server: every frame to every connected client, in one order."""
