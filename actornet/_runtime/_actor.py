@@ -156,6 +156,7 @@ class Actor(PykkaActor):
         Raises:
             TypeError: if the subclass's `__init__()` did not call
                 `super().__init__()`.
+            RuntimeError: if the actor's dispatcher is closed.
         """
         obj = cls(*args, **kwargs)
         try:
@@ -169,7 +170,14 @@ class Actor(PykkaActor):
         if cls.use_pykka_registry:
             ActorRegistry.register(actor_ref)
         logger.debug("Starting %s", obj)
-        obj._start_actor_loop()
+        try:
+            obj._start_actor_loop()
+        except BaseException:
+            # Never scheduled, so never stoppable: forget it, or stop_all() and
+            # asks would wait on it forever.
+            obj._actor_unregister()
+            obj.actor_stopped.set()
+            raise
         return actor_ref
 
     def __init__(self, *_args: Any, **_kwargs: Any) -> None:

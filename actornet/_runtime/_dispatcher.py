@@ -308,6 +308,11 @@ class Dispatcher:
             return
         if not self._started:
             self._start()
+        elif self._closed:
+            raise RuntimeError(
+                f"dispatcher {self.name!r} is closed: nothing it holds will run; "
+                "start actors on another dispatcher"
+            )
         self._global.put(mailbox)
         if self._idle == 0 and self.poller.sleeping:
             self.poller.wake()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import queue
 import socket
 import time
-from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pykka
 import pytest
 
 import actornet
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pykka
 
 WAIT = 5.0  # seconds any single expected message may take, on a loaded machine
 QUIET = 0.2  # seconds of silence that stand for "no message came"
@@ -45,7 +48,7 @@ def received() -> queue.Queue[Any]:
 def recorder(
     dispatcher: actornet.Dispatcher, received: queue.Queue[Any]
 ) -> Iterator[pykka.ActorRef[Recorder]]:
-    cls = type("PollerRecorder", (Recorder,), {"dispatcher": dispatcher})
+    cls: type[Recorder] = type("PollerRecorder", (Recorder,), {"dispatcher": dispatcher})
     ref: pykka.ActorRef[Recorder] = cls.start(received)
     yield ref
     ref.stop()
@@ -111,7 +114,7 @@ def test_writable_edge_comes_at_registration_and_after_the_buffer_drains(
     assert received.get(timeout=WAIT) == "writable"
 
     registration.arm_writable()
-    with pytest.raises(BlockingIOError):  # noqa: PT012 - fill until the kernel refuses
+    with pytest.raises(BlockingIOError):
         while True:
             a.send(b"x" * 65536)
     assert_quiet(received)
@@ -205,7 +208,7 @@ def test_cancelled_timers_do_not_accumulate(
 def test_a_timer_for_a_stopped_actor_is_dropped(
     dispatcher: actornet.Dispatcher, received: queue.Queue[Any]
 ) -> None:
-    cls = type("ShortLived", (Recorder,), {"dispatcher": dispatcher})
+    cls: type[Recorder] = type("ShortLived", (Recorder,), {"dispatcher": dispatcher})
     ref = cls.start(received)
     dispatcher.poller.tell_later(0.02, ref, "too late")
     ref.stop()

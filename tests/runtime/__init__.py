@@ -1,0 +1,1 @@
+"""Tests of actornet's runtime: dispatched Pykka actors, their mailboxes and pool."""
