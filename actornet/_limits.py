@@ -55,7 +55,8 @@ class Limits:
     """
 
     write_queue_bytes: int = DEFAULT_WRITE_QUEUE_BYTES
-    """Bytes queued for one connection before `on_slow_consumer` applies."""
+    """Bytes queued for one connection before `on_slow_consumer` applies. A frame
+    sent while nothing is queued is always accepted, however large."""
 
     on_slow_consumer: Literal["disconnect", "drop"] = "disconnect"
     """What happens to a connection whose queue is full: `"disconnect"` closes

@@ -43,7 +43,7 @@ def serve(
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    limits = actornet.Limits(max_connections=args.max_connections, idle_timeout=None)
+    limits = actornet.Limits(max_connections=args.max_connections)
     server = actornet.serve_tcp(
         session_class, wire, host=args.host, port=args.port, limits=limits, **serve_kwargs
     )
