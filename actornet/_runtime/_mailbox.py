@@ -31,6 +31,19 @@ def fail_dead_envelope(envelope: Envelope[Any], owner: object) -> None:
     envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
 
 
+class _DeadOwner:
+    """Name of a stopped actor, for dead-letter error messages."""
+
+    __slots__ = ("class_name", "urn")
+
+    def __init__(self, class_name: str, urn: str) -> None:
+        self.class_name = class_name
+        self.urn = urn
+
+    def __str__(self) -> str:
+        return f"{self.class_name} ({self.urn})"
+
+
 class Mailbox:
     """FIFO of envelopes for one actor, which schedules the actor while non-empty.
 
@@ -83,7 +96,10 @@ class Mailbox:
 
     def release(self) -> None:
         """Detach the stopped actor and answer every queued and later envelope as dead."""
-        self._owner = str(self._owner)
+        # The actor's name, not the actor: its state can be freed now. Kept as
+        # two existing strings, formatted only if a dead letter needs it.
+        actor = self._owner
+        self._owner = _DeadOwner(type(actor).__name__, getattr(actor, "actor_urn", "?"))
         self._actor = None
         self._drain_dead()
 
