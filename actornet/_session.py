@@ -112,6 +112,11 @@ class Session(Actor, Generic[EventT]):
     conn_disconnect_reason: DisconnectReason | None
     """Why the connection ended, once it has; None while it is open."""
 
+    conn_disconnect_error: BaseException | None
+    """The error behind `conn_disconnect_reason`, if any: the OSError of a
+    broken connection, or the `protocols.RemoteProtocolError` that described
+    the peer's bad input (for an error reply in `on_disconnect()`)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Create the session; override freely, but call `super().__init__()`."""
         super().__init__(*args, **kwargs)
@@ -119,6 +124,7 @@ class Session(Actor, Generic[EventT]):
         self._conn_encoder: Encoder[EventT] | None = None
         self._conn_state = _State.NEW
         self.conn_disconnect_reason = None
+        self.conn_disconnect_error = None
 
     # -- hooks --------------------------------------------------------------
 
@@ -241,6 +247,7 @@ class Session(Actor, Generic[EventT]):
             return
         self._conn_state = _State.DISCONNECTING
         self.conn_disconnect_reason = reason
+        self.conn_disconnect_error = error
         logger.info(
             "connection from %s closing: %s%s",
             format_peer(connection.peer),

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from pykka._actor import ActorInbox
     from pykka._envelope import Envelope
 
+    from actornet._runtime._poller import Timer
+
 __all__ = ["Actor", "default_dispatcher", "set_default_dispatcher"]
 
 logger = logging.getLogger("pykka")
@@ -191,6 +193,14 @@ class Actor(PykkaActor):
         self.actor_stopped = _StopFlag()
         self._actor_ref = ActorRef(self)
         self._actor_started = False
+
+    def tell_later(self, delay: float, message: Any) -> Timer:
+        """Tell this actor `message` after `delay` seconds, unless the timer is cancelled.
+
+        The timer lives in the dispatcher's poller: it costs no thread, and a
+        message for an actor that has stopped by then is dropped.
+        """
+        return self.actor_inbox.dispatcher.poller.tell_later(delay, self.actor_ref, message)
 
     @staticmethod
     def _create_actor_inbox() -> ActorInbox:

@@ -1,0 +1,381 @@
+"""The chat over protocols.chat: a session that translates frames to chat commands and back."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import actornet
+from examples.chat import rules
+from examples.chat.directory import (
+    JoinRoom,
+    ListRoomsFor,
+    NamesFor,
+    NickGranted,
+    Register,
+    Unregister,
+    WhisperTo,
+)
+from examples.chat.events import (
+    ChatEvent,
+    Member,
+    MemberJoined,
+    MemberLeft,
+    MemberQuit,
+    MembersAre,
+    MessageSaid,
+    NickChange,
+    PrivateMessage,
+    Refusal,
+    Refused,
+    RoomListDone,
+    RoomSummary,
+    TopicIs,
+)
+from examples.chat.room import ChangeTopic, EnteredRoom, Exit, Rename, Room, SayIn
+from protocols import FrameTooLarge, chat
+
+if TYPE_CHECKING:
+    import pykka
+
+    from actornet import Timer
+
+logger = logging.getLogger("examples.chat")
+
+#: Name the server gives in `Welcome`.
+SERVER_NAME = "actornet-chat"
+#: Seconds between heartbeats the server sends.
+HEARTBEAT_INTERVAL = 30.0
+#: Seconds without any frame after which a client is disconnected.
+IDLE_TIMEOUT = 90.0
+#: Commands a client may send in a burst...
+RATE_BURST = 20
+#: ...and per second after it.
+RATE_PER_SECOND = 10.0
+#: Commands sent to a room while joining it are held until the join completes.
+MAX_HELD_WHILE_JOINING = 20
+
+_ERROR_CODES = {
+    Refusal.NOT_REGISTERED: chat.ErrorCode.NOT_REGISTERED,
+    Refusal.INVALID_NICK: chat.ErrorCode.INVALID_NICK,
+    Refusal.NICK_IN_USE: chat.ErrorCode.NICK_IN_USE,
+    Refusal.INVALID_ROOM: chat.ErrorCode.INVALID_ROOM,
+    Refusal.NOT_IN_ROOM: chat.ErrorCode.NOT_IN_ROOM,
+    Refusal.NO_SUCH_NICK: chat.ErrorCode.NO_SUCH_NICK,
+    Refusal.INVALID_TEXT: chat.ErrorCode.INVALID_TEXT,
+    Refusal.RATE_LIMITED: chat.ErrorCode.RATE_LIMITED,
+}
+
+
+def to_message(event: ChatEvent) -> chat.ServerMessage:  # noqa: C901, PLR0911 - a lookup table
+    """Translate a chat event into the protocol's message."""
+    if isinstance(event, MessageSaid):
+        if event.replay:
+            return chat.History(
+                room=event.room, nick=event.nick, text=event.text, time_ms=event.time_ms
+            )
+        return chat.Said(room=event.room, nick=event.nick, text=event.text, time_ms=event.time_ms)
+    if isinstance(event, MemberJoined):
+        return chat.Joined(room=event.room, nick=event.nick)
+    if isinstance(event, MemberLeft):
+        return chat.Left(room=event.room, nick=event.nick, reason=event.reason)
+    if isinstance(event, MemberQuit):
+        return chat.Quitted(room=event.room, nick=event.nick, reason=event.reason)
+    if isinstance(event, NickChange):
+        return chat.NickChanged(room=event.room, old=event.old, new=event.new)
+    if isinstance(event, PrivateMessage):
+        return chat.Whispered(
+            sender=event.sender, to=event.to, text=event.text, time_ms=event.time_ms
+        )
+    if isinstance(event, TopicIs):
+        return chat.Topic(room=event.room, topic=event.topic, set_by=event.set_by)
+    if isinstance(event, MembersAre):
+        return chat.Names(room=event.room, nicks=" ".join(event.nicks))
+    if isinstance(event, RoomSummary):
+        return chat.RoomInfo(room=event.room, members=event.members, topic=event.topic)
+    if isinstance(event, RoomListDone):
+        return chat.RoomListEnd(count=event.count)
+    if isinstance(event, Refused):
+        return chat.Error(
+            code=_ERROR_CODES[event.refusal], subject=event.subject, detail=event.detail
+        )
+    return chat.Notice(text=event.text)
+
+
+def render(event: ChatEvent) -> bytes:
+    """Encode a chat event as one protocols.chat frame (rooms call this once per broadcast)."""
+    return chat.WIRE.encode(to_message(event))
+
+
+class _HeartbeatTick:
+    """Time to send a ServerPing."""
+
+
+class TokenBucket:
+    """Rate limiter: `burst` commands at once, `per_second` on average."""
+
+    __slots__ = ("burst", "per_second", "stamp", "tokens")
+
+    def __init__(self, burst: float, per_second: float) -> None:
+        self.burst = burst
+        self.per_second = per_second
+        self.tokens = burst
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        """Spend one token if there is one; return whether there was."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.per_second)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class BinaryChatSession(actornet.Session[chat.ChatMessage]):
+    """One chat client speaking protocols.chat."""
+
+    def __init__(self, directory_ref: pykka.ActorRef[Any]) -> None:
+        super().__init__()
+        self.directory = directory_ref
+        self.nick: str | None = None
+        self.member: Member | None = None
+        self.rooms: dict[str, tuple[str, pykka.ActorRef[Room]]] = {}
+        self.joining: dict[str, list[Any]] = {}
+        self.bucket = TokenBucket(RATE_BURST, RATE_PER_SECOND)
+        self.rate_error_at = 0.0
+        self.quit_reason: str | None = None
+        self.heartbeat: Timer | None = None
+        self.ping_tokens = itertools.count(1)
+
+    # -- connection hooks ---------------------------------------------------
+
+    def on_connect(self) -> None:
+        """Create the member handle and start the heartbeat."""
+        self.member = Member(self.conn_outbox, render)
+        self.heartbeat = self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick())
+
+    def on_event(self, event: chat.ChatMessage) -> None:  # noqa: C901, PLR0912 - a dispatch table
+        """Handle one frame from the client."""
+        if isinstance(event, chat.Pong):
+            return
+        if isinstance(event, chat.Ping):
+            self.send(chat.ServerPong(token=event.token))
+            return
+        if not self.bucket.take():
+            self._refuse_rate()
+            return
+        if isinstance(event, chat.Hello):
+            self._hello(event)
+        elif isinstance(event, chat.Quit):
+            self.quit_reason = _clip(event.reason, rules.MAX_REASON_BYTES)
+            self.close()
+        elif isinstance(event, chat.ServerMessage):
+            self._fatal(
+                chat.ErrorCode.UNEXPECTED_MESSAGE,
+                f"{type(event).__name__} is sent by servers, not clients",
+            )
+        elif self.nick is None:
+            self._refuse(Refusal.NOT_REGISTERED, "", "send Hello with your nick first")
+        elif isinstance(event, chat.Say):
+            self._to_room(event.room, event.text, rules.MAX_TEXT_BYTES, SayIn, empty_ok=False)
+        elif isinstance(event, chat.Join):
+            self._join(event.room)
+        elif isinstance(event, chat.Leave):
+            self._leave(event.room, event.reason)
+        elif isinstance(event, chat.Whisper):
+            self._whisper(event)
+        elif isinstance(event, chat.SetNick):
+            self._claim_nick(event.nick)
+        elif isinstance(event, chat.ListRooms):
+            self.directory.tell(ListRoomsFor(self._member()))
+        elif isinstance(event, chat.ListNames):
+            if (problem := rules.room_problem(event.room)) is not None:
+                self._refuse(Refusal.INVALID_ROOM, event.room, problem)
+            else:
+                self.directory.tell(NamesFor(self._member(), event.room))
+        elif isinstance(event, chat.SetTopic):
+            self._to_room(
+                event.room, event.topic, rules.MAX_TOPIC_BYTES, ChangeTopic, empty_ok=True
+            )
+
+    def on_disconnect(self, reason: actornet.DisconnectReason) -> None:
+        """Say why (where the client can still hear it), leave every room, free the nick."""
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        self._farewell(reason)
+        why = self.quit_reason if self.quit_reason is not None else reason.value
+        member = self.member
+        if member is not None:
+            for _, room_ref in self.rooms.values():
+                room_ref.tell(Exit(member, why, quit=True))
+            self.directory.tell(Unregister(member))
+        logger.info(
+            "%s from %s disconnected: %s",
+            self.nick or "(unregistered)",
+            _peer(self.conn_peer),
+            why,
+        )
+
+    def on_receive(self, message: Any) -> None:
+        """Handle what the directory, the rooms and the heartbeat timer tell the session."""
+        if isinstance(message, EnteredRoom):
+            key = rules.key(message.room)
+            self.rooms[key] = (message.room, message.room_ref)
+            for held in self.joining.pop(key, []):
+                message.room_ref.tell(held)
+        elif isinstance(message, NickGranted):
+            self._nick_granted(message)
+        elif isinstance(message, _HeartbeatTick):
+            self.send(chat.ServerPing(token=next(self.ping_tokens) & 0xFFFF_FFFF))
+            self.heartbeat = self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick())
+        else:
+            super().on_receive(message)
+
+    # -- commands -----------------------------------------------------------
+
+    def _hello(self, hello: chat.Hello) -> None:
+        if self.nick is not None:
+            self._fatal(chat.ErrorCode.UNEXPECTED_MESSAGE, "Hello was already accepted")
+        elif hello.version != chat.PROTOCOL_VERSION:
+            self._fatal(
+                chat.ErrorCode.UNSUPPORTED_VERSION,
+                f"version {hello.version} is not supported; this server speaks "
+                f"{chat.PROTOCOL_VERSION}",
+            )
+        else:
+            self._claim_nick(hello.nick)
+
+    def _claim_nick(self, nick: str) -> None:
+        if (problem := rules.nick_problem(nick)) is not None:
+            self._refuse(Refusal.INVALID_NICK, nick, problem)
+            return
+        self.directory.tell(Register(self._member(), nick, self.actor_ref))
+
+    def _nick_granted(self, granted: NickGranted) -> None:
+        old, self.nick = self.nick, granted.nick
+        if old is None:
+            self.send(
+                chat.Welcome(version=chat.PROTOCOL_VERSION, nick=granted.nick, server=SERVER_NAME)
+            )
+            logger.info("%s registered from %s", granted.nick, _peer(self.conn_peer))
+            return
+        member = self._member()
+        if not self.rooms:
+            member.deliver(NickChange("", old, granted.nick))
+        for _, room_ref in self.rooms.values():
+            room_ref.tell(Rename(member, granted.nick))
+
+    def _join(self, room: str) -> None:
+        if (problem := rules.room_problem(room)) is not None:
+            self._refuse(Refusal.INVALID_ROOM, room, problem)
+            return
+        key = rules.key(room)
+        if key in self.rooms or key in self.joining:
+            return
+        self.joining[key] = []
+        assert self.nick is not None
+        self.directory.tell(JoinRoom(self._member(), self.nick, room, self.actor_ref))
+
+    def _leave(self, room: str, reason: str) -> None:
+        key = rules.key(room)
+        entry = self.rooms.pop(key, None)
+        if entry is None:
+            self._refuse(Refusal.NOT_IN_ROOM, room, f"you are not in {room}")
+            return
+        entry[1].tell(Exit(self._member(), _clip(reason, rules.MAX_REASON_BYTES), quit=False))
+
+    def _to_room(
+        self,
+        room: str,
+        text: str,
+        limit: int,
+        command: type[SayIn | ChangeTopic],
+        *,
+        empty_ok: bool,
+    ) -> None:
+        if (problem := rules.text_problem(text, limit=limit, empty_ok=empty_ok)) is not None:
+            self._refuse(Refusal.INVALID_TEXT, room, problem)
+            return
+        key = rules.key(room)
+        message = command(self._member(), text)
+        if key in self.rooms:
+            self.rooms[key][1].tell(message)
+        elif key in self.joining and len(self.joining[key]) < MAX_HELD_WHILE_JOINING:
+            self.joining[key].append(message)
+        else:
+            self._refuse(Refusal.NOT_IN_ROOM, room, f"join {room} first")
+
+    def _whisper(self, whisper: chat.Whisper) -> None:
+        if (problem := rules.text_problem(whisper.text)) is not None:
+            self._refuse(Refusal.INVALID_TEXT, whisper.to, problem)
+            return
+        assert self.nick is not None
+        self.directory.tell(WhisperTo(self._member(), self.nick, whisper.to, whisper.text))
+
+    # -- replies ------------------------------------------------------------
+
+    def _member(self) -> Member:
+        assert self.member is not None, "on_connect() creates the member"
+        return self.member
+
+    def _refuse(self, refusal: Refusal, subject: str, detail: str) -> None:
+        self.send(chat.Error(code=_ERROR_CODES[refusal], subject=subject, detail=detail))
+
+    def _refuse_rate(self) -> None:
+        # One error a second at most, so a flood cannot double itself in replies.
+        now = time.monotonic()
+        if now - self.rate_error_at >= 1.0:
+            self.rate_error_at = now
+            self._refuse(
+                Refusal.RATE_LIMITED,
+                "",
+                f"more than {RATE_BURST} commands at once or {RATE_PER_SECOND:g} a second; "
+                "commands are dropped until you slow down",
+            )
+
+    def _fatal(self, code: chat.ErrorCode, detail: str) -> None:
+        self.send(chat.Error(code=code, subject="", detail=detail))
+        self.close()
+
+    def _farewell(self, reason: actornet.DisconnectReason) -> None:
+        error = self.conn_disconnect_error
+        reply: chat.ServerMessage | None = None
+        if reason is actornet.DisconnectReason.SHUTDOWN:
+            reply = chat.Notice(text="server shutting down")
+        elif reason is actornet.DisconnectReason.IDLE_TIMEOUT:
+            reply = chat.Error(
+                code=chat.ErrorCode.IDLE_TIMEOUT,
+                subject="",
+                detail=f"nothing received for {IDLE_TIMEOUT:g} s; answer ServerPing with Pong",
+            )
+        elif reason is actornet.DisconnectReason.PROTOCOL_ERROR:
+            code = (
+                chat.ErrorCode.FRAME_TOO_LARGE
+                if isinstance(error, FrameTooLarge)
+                else chat.ErrorCode.MALFORMED
+            )
+            reply = chat.Error(code=code, subject="", detail=_clip(str(error), 1000))
+        if reply is not None:
+            with contextlib.suppress(actornet.ClosedConnectionError):
+                self.send(reply)
+
+
+def _peer(address: Any) -> str:
+    """Render a socket address as host:port."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+def _clip(text: str, limit: int) -> str:
+    """Cut text to at most `limit` UTF-8 bytes, on a character boundary."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode(errors="ignore")
+

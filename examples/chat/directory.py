@@ -1,0 +1,242 @@
+"""Directory: the actor that owns nicks and rooms, and counts what the chat does."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import actornet
+from examples.chat import rules
+from examples.chat.events import (
+    MembersAre,
+    PrivateMessage,
+    Refusal,
+    Refused,
+    RoomListDone,
+    RoomSummary,
+)
+from examples.chat.room import Enter, Report, Room, RoomChanged, SendNames, now_ms
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pykka
+
+    from examples.chat.events import Member
+
+logger = logging.getLogger("examples.chat")
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """Claim `nick` for `member`; the session hears `NickGranted` or nothing."""
+
+    member: Member
+    nick: str
+    session_ref: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Unregister:
+    """Free the member's nick (it disconnected)."""
+
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
+class NickGranted:
+    """Told to a session: `nick` is now its nick (`old` is "" on registration)."""
+
+    old: str
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRoom:
+    """Put `member` (as `nick`) in the room, creating it if needed."""
+
+    member: Member
+    nick: str
+    room: str
+    session_ref: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperTo:
+    """Deliver a private message from `member` (as `sender`) to nick `to`."""
+
+    member: Member
+    sender: str
+    to: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRoomsFor:
+    """Send `member` the room list."""
+
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
+class NamesFor:
+    """Send `member` the members of `room`, joined or not."""
+
+    member: Member
+    room: str
+
+
+class StatsTick:
+    """Time to log the chat's figures."""
+
+
+@dataclass
+class _RoomEntry:
+    name: str
+    ref: pykka.ActorRef[Room]
+    members: int = 0
+    topic: str = ""
+    entries_sent: int = 0
+    entries_seen: int = 0
+    said: int = 0
+
+
+@dataclass
+class ChatStatistics:
+    """What the chat has done, for the periodic log line."""
+
+    registrations: int = 0
+    #: Messages said in rooms that no longer exist.
+    retired_said: int = 0
+    last_said: int = field(default=0, repr=False)
+
+
+class Directory(actornet.Actor):
+    """Owns the nick table and the room table; creates rooms and retires empty ones."""
+
+    def __init__(
+        self,
+        *,
+        stats_interval: float | None = None,
+        connection_count: Callable[[], int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.nicks: dict[str, Member] = {}
+        self.names: dict[Member, str] = {}
+        self.rooms: dict[str, _RoomEntry] = {}
+        self.stats = ChatStatistics()
+        self.stats_interval = stats_interval
+        self.connection_count = connection_count
+
+    def on_start(self) -> None:
+        """Start the periodic statistics line."""
+        if self.stats_interval:
+            self.tell_later(self.stats_interval, StatsTick())
+
+    def on_stop(self) -> None:
+        """Stop every room."""
+        for entry in self.rooms.values():
+            entry.ref.stop(block=False)
+
+    def on_receive(self, message: Any) -> None:  # noqa: C901, PLR0912 - one branch per command
+        """Apply one command."""
+        if isinstance(message, WhisperTo):
+            self._whisper(message)
+        elif isinstance(message, Register):
+            self._register(message)
+        elif isinstance(message, Unregister):
+            nick = self.names.pop(message.member, None)
+            if nick is not None:
+                self.nicks.pop(rules.key(nick), None)
+        elif isinstance(message, JoinRoom):
+            self._join(message)
+        elif isinstance(message, RoomChanged):
+            self._room_changed(message)
+        elif isinstance(message, ListRoomsFor):
+            for entry in sorted(self.rooms.values(), key=lambda e: rules.key(e.name)):
+                message.member.deliver(RoomSummary(entry.name, entry.members, entry.topic))
+            message.member.deliver(RoomListDone(len(self.rooms)))
+        elif isinstance(message, NamesFor):
+            room = self.rooms.get(rules.key(message.room))
+            if room is None:
+                message.member.deliver(MembersAre(message.room, ()))
+            else:
+                room.ref.tell(SendNames(message.member))
+        elif isinstance(message, StatsTick):
+            self._log_stats()
+        else:
+            super().on_receive(message)
+
+    def _register(self, message: Register) -> None:
+        key = rules.key(message.nick)
+        holder = self.nicks.get(key)
+        if holder is not None and holder is not message.member:
+            message.member.deliver(
+                Refused(Refusal.NICK_IN_USE, message.nick, f"{message.nick} is taken; pick another")
+            )
+            return
+        old = self.names.get(message.member, "")
+        if old:
+            self.nicks.pop(rules.key(old), None)
+        else:
+            self.stats.registrations += 1
+        self.nicks[key] = message.member
+        self.names[message.member] = message.nick
+        message.session_ref.tell(NickGranted(old, message.nick))
+
+    def _join(self, message: JoinRoom) -> None:
+        key = rules.key(message.room)
+        entry = self.rooms.get(key)
+        if entry is None:
+            ref = Room.start(message.room, key, self.actor_ref)
+            entry = self.rooms[key] = _RoomEntry(message.room, ref)
+        entry.entries_sent += 1
+        entry.ref.tell(Enter(message.member, message.nick, message.session_ref))
+
+    def _room_changed(self, message: RoomChanged) -> None:
+        entry = self.rooms.get(message.key)
+        if entry is None:
+            return
+        entry.members, entry.topic, entry.entries_seen, entry.said = (
+            message.members,
+            message.topic,
+            message.entries,
+            message.said,
+        )
+        # Retire a room only if no join is on its way to it.
+        if entry.members == 0 and entry.entries_seen == entry.entries_sent:
+            del self.rooms[message.key]
+            self.stats.retired_said += entry.said
+            entry.ref.stop(block=False)
+
+    def _whisper(self, message: WhisperTo) -> None:
+        target = self.nicks.get(rules.key(message.to))
+        if target is None:
+            message.member.deliver(
+                Refused(Refusal.NO_SUCH_NICK, message.to, f"nobody is called {message.to}")
+            )
+            return
+        event = PrivateMessage(message.sender, self.names[target], message.text, now_ms())
+        target.deliver(event)
+        if target is not message.member:
+            message.member.deliver(event)
+
+    def _log_stats(self) -> None:
+        stats = self.stats
+        assert self.stats_interval is not None
+        # Room counts lag by one interval: each room reports when asked below.
+        said = stats.retired_said + sum(entry.said for entry in self.rooms.values())
+        rate = (said - stats.last_said) / self.stats_interval
+        stats.last_said = said
+        for entry in self.rooms.values():
+            entry.ref.tell(Report())
+        connections = self.connection_count() if self.connection_count else len(self.names)
+        logger.info(
+            "stats: %d connections, %d registered, %d rooms, %.1f messages/s",
+            connections,
+            len(self.names),
+            len(self.rooms),
+            rate,
+        )
+        self.tell_later(self.stats_interval, StatsTick())

@@ -1,0 +1,190 @@
+"""Room: an actor that owns its members, topic and history, and broadcasts."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import actornet
+from examples.chat.events import (
+    MemberJoined,
+    MemberLeft,
+    MemberQuit,
+    MembersAre,
+    MessageSaid,
+    NickChange,
+    TopicIs,
+    broadcast,
+)
+
+if TYPE_CHECKING:
+    import pykka
+
+    from examples.chat.events import Member
+
+#: Messages kept per room and replayed to each member who joins.
+HISTORY_LENGTH = 50
+
+#: Nicks per MembersAre event, so a big room's list fits in a frame.
+NAMES_PER_EVENT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Enter:
+    """Add `member` as `nick`; `session_ref` hears `EnteredRoom`."""
+
+    member: Member
+    nick: str
+    session_ref: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """Remove `member`, telling the others it left (or quit, if `quit`)."""
+
+    member: Member
+    reason: str
+    quit: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SayIn:
+    """`member` says `text`."""
+
+    member: Member
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    """`member` is now called `new`."""
+
+    member: Member
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeTopic:
+    """`member` sets the topic."""
+
+    member: Member
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendNames:
+    """Send the member list to `member` (who need not be in the room)."""
+
+    member: Member
+
+
+class Report:
+    """Send the directory a `RoomChanged`, for its statistics."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnteredRoom:
+    """Told to a session: it is in `room` (its display name), reachable at `room_ref`."""
+
+    room: str
+    room_ref: pykka.ActorRef[Room]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomChanged:
+    """Told to the directory after each change: what a room list shows."""
+
+    key: str
+    members: int
+    topic: str
+    entries: int
+    said: int
+
+
+def now_ms() -> int:
+    """Return Unix time in milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+class Room(actornet.Actor):
+    """One chat room: members, topic, recent history; every broadcast encoded once."""
+
+    def __init__(self, name: str, key: str, directory_ref: pykka.ActorRef[Any]) -> None:
+        super().__init__()
+        self.name = name
+        self.key = key
+        self.directory_ref = directory_ref
+        self.members: dict[Member, str] = {}
+        self.topic = ""
+        self.topic_by = ""
+        self.history: deque[tuple[str, str, int]] = deque(maxlen=HISTORY_LENGTH)
+        self.entries = 0
+        self.said = 0
+
+    def on_receive(self, message: Any) -> None:  # noqa: C901 - one branch per command
+        """Apply one command, then report the room's state to the directory."""
+        if isinstance(message, SayIn):
+            nick = self.members.get(message.member)
+            if nick is not None:
+                said = MessageSaid(self.name, nick, message.text, now_ms())
+                self.said += 1
+                self.history.append((nick, message.text, said.time_ms))
+                broadcast(said, list(self.members))
+            return  # membership and topic unchanged: nothing to report
+        if isinstance(message, Enter):
+            self._enter(message)
+        elif isinstance(message, Exit):
+            self._exit(message)
+        elif isinstance(message, Rename):
+            old = self.members.get(message.member)
+            if old is not None:
+                self.members[message.member] = message.new
+                broadcast(NickChange(self.name, old, message.new), list(self.members))
+        elif isinstance(message, ChangeTopic):
+            nick = self.members.get(message.member)
+            if nick is not None:
+                self.topic, self.topic_by = message.topic, nick
+                broadcast(TopicIs(self.name, self.topic, nick), list(self.members))
+        elif isinstance(message, SendNames):
+            self._send_names(message.member)
+            return
+        elif isinstance(message, Report):
+            pass
+        else:
+            super().on_receive(message)
+            return
+        self.directory_ref.tell(
+            RoomChanged(self.key, len(self.members), self.topic, self.entries, self.said)
+        )
+
+    def _enter(self, message: Enter) -> None:
+        self.entries += 1
+        member = message.member
+        if member in self.members:
+            return
+        self.members[member] = message.nick
+        broadcast(MemberJoined(self.name, message.nick), list(self.members))
+        message.session_ref.tell(EnteredRoom(self.name, self.actor_ref))
+        # The joiner then sees, in this order: topic, members, history.
+        member.deliver(TopicIs(self.name, self.topic, self.topic_by))
+        self._send_names(member)
+        for nick, text, time_ms in self.history:
+            member.deliver(MessageSaid(self.name, nick, text, time_ms, replay=True))
+
+    def _exit(self, message: Exit) -> None:
+        nick = self.members.get(message.member)
+        if nick is None:
+            return
+        if message.quit:
+            del self.members[message.member]
+            broadcast(MemberQuit(self.name, nick, message.reason), list(self.members))
+        else:
+            broadcast(MemberLeft(self.name, nick, message.reason), list(self.members))
+            del self.members[message.member]
+
+    def _send_names(self, member: Member) -> None:
+        nicks = sorted(self.members.values(), key=str.casefold)
+        for start in range(0, max(len(nicks), 1), NAMES_PER_EVENT):
+            member.deliver(MembersAre(self.name, tuple(nicks[start : start + NAMES_PER_EVENT])))

@@ -1,0 +1,67 @@
+"""`python -m examples.chat serve`: the chat server on its defaults."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import actornet
+from examples.chat.binary import IDLE_TIMEOUT, BinaryChatSession
+from examples.chat.directory import Directory
+from protocols import chat
+
+if TYPE_CHECKING:
+    import argparse
+
+#: The chat's documented port.
+DEFAULT_PORT = 7070
+#: Seconds between statistics log lines.
+DEFAULT_STATS_INTERVAL = 60.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the server's options to `parser`."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free one")
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=actornet.Limits().max_connections,
+        help="clients at once; more are accepted and closed",
+    )
+    parser.add_argument(
+        "--stats-interval",
+        type=float,
+        default=DEFAULT_STATS_INTERVAL,
+        help="seconds between statistics log lines; 0 turns them off",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+
+
+def main(args: argparse.Namespace) -> None:
+    """Serve the chat until SIGINT or SIGTERM, then shut down gracefully."""
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    servers: list[actornet.Server[chat.ChatMessage]] = []
+    directory = Directory.start(
+        stats_interval=args.stats_interval or None,
+        connection_count=lambda: servers[0].connection_count() if servers else 0,
+    )
+    limits = actornet.Limits(idle_timeout=IDLE_TIMEOUT, max_connections=args.max_connections)
+    try:
+        server = actornet.serve_tcp(
+            BinaryChatSession,
+            chat.WIRE,
+            host=args.host,
+            port=args.port,
+            limits=limits,
+            session_args=(directory,),
+        )
+        servers.append(server)
+        print(f"chat server listening on {args.host}:{server.port}", flush=True)
+        server.serve_forever()
+    finally:
+        directory.stop()
