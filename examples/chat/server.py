@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import actornet
-from examples.chat.binary import IDLE_TIMEOUT, BinaryChatSession
+from examples.chat.binary import IDLE_TIMEOUT, RATE_PER_SECOND, BinaryChatSession
 from examples.chat.directory import Directory
 from protocols import chat
 
@@ -36,6 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between statistics log lines; 0 turns them off",
     )
     parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=RATE_PER_SECOND,
+        metavar="PER_SECOND",
+        help=f"commands per second per client after a burst (default {RATE_PER_SECOND:g}); "
+        "0 turns limiting off",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
 
@@ -58,7 +66,7 @@ def main(args: argparse.Namespace) -> None:
             host=args.host,
             port=args.port,
             limits=limits,
-            session_args=(directory,),
+            session_args=(directory, args.rate_limit),
         )
         servers.append(server)
         print(f"chat server listening on {args.host}:{server.port}", flush=True)
