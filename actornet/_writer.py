@@ -37,6 +37,7 @@ import contextlib
 import itertools
 import logging
 import socket
+import struct
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,9 @@ logger = logging.getLogger("actornet.writer")
 
 # Linux's limit on buffers per sendmsg (UIO_MAXIOV).
 _IOV_MAX = 1024
+
+# SO_LINGER on with a zero timeout: close() resets and frees the send buffer.
+_LINGER_RESET = struct.pack("ii", 1, 0)
 
 # Flush once this much is queued even if more Sends are waiting: a typical
 # socket send buffer, so one system call moves as much as the kernel takes.
@@ -123,18 +127,18 @@ class Writer(Actor):
                     self._queued,
                     self._connection.limits.close_timeout,
                 )
-                self._close_socket()
+                self._close_socket(reset=True)
         else:
             return super().on_receive(message)
         return None
 
     def on_stop(self) -> None:
         """Close the socket if nobody did."""
-        self._close_socket()
+        self._close_socket(reset=True)
 
     def on_failure(self, *_exc_info: object) -> None:
         """Close the socket; the failure itself is logged by the runtime."""
-        self._close_socket()
+        self._close_socket(reset=True)
 
     def _queue_frame(self, data: bytes) -> None:
         if self._closed or self._failed:
@@ -213,14 +217,14 @@ class Writer(Actor):
         try:
             self._connection.session_ref.tell(ConnectionEnded(reason, error))
         except ActorDeadError:
-            self._close_socket()
+            self._close_socket(reset=True)
 
     def _begin_close(self, *, abort: bool) -> None:
         if self._closed:
             return
         self._closing = True
         if abort or self._failed or not self._queue:
-            self._close_socket()
+            self._close_socket(reset=abort or self._failed)
             return
         if self._deadline is None:
             self._deadline = self._connection.dispatcher.poller.tell_later(
@@ -228,7 +232,14 @@ class Writer(Actor):
             )
         self._flush()
 
-    def _close_socket(self) -> None:
+    def _close_socket(self, *, reset: bool = False) -> None:
+        """Close once; `reset` discards what the kernel still holds for the peer.
+
+        A graceful close lets the kernel deliver its send buffer (up to a few
+        MiB on loopback) after close() returns; for a peer being dropped as
+        slow or broken that would keep the memory tied up for as long as the
+        peer cares to read, so the connection is reset instead.
+        """
         if self._closed:
             return
         self._closed = True
@@ -238,7 +249,10 @@ class Writer(Actor):
         if connection.registration is not None:
             connection.registration.close()
         with contextlib.suppress(OSError):  # already reset, or never connected
-            self._sock.shutdown(socket.SHUT_WR)
+            if reset:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            else:
+                self._sock.shutdown(socket.SHUT_WR)
         self._sock.close()
         self._queue.clear()
         self._queued = 0

@@ -112,12 +112,13 @@ def test_a_session_that_raises_closes_only_its_connection(
 
 def test_a_blocking_session_does_not_stall_other_connections() -> None:
     with serving() as (server, _), connect(server) as sleeper, connect(server) as other:
-        sleeper.send(b"sleep 2")
+        sleeper.send(b"sleep 3")
+        time.sleep(0.1)  # let the sleeper's handler start first
         started = time.monotonic()
         other.send(b"quick")
         assert other.receive() == b"quick"
-        assert time.monotonic() - started < 1.5
-        assert sleeper.receive() == b"sleep 2"
+        assert time.monotonic() - started < 2.0  # well before the sleeper wakes
+        assert sleeper.receive() == b"sleep 3"
 
 
 def test_the_session_closing_flushes_what_it_sent_first() -> None:

@@ -558,7 +558,13 @@ class Dispatcher:
     def _watch(self) -> None:
         while not self._stop_watchdog.wait(self.blocking_threshold):
             with self._lock:
-                waiting = not self._global.empty()
+                # Work waits in the run queue, or unseen in the poller when no
+                # idle worker watches it (Go's sysmon polls the network too).
+                waiting = not self._global.empty() or (
+                    self.poller_mode == "worker"
+                    and self.poller.has_interest()
+                    and not self._poll_token.locked()
+                )
                 for worker in self._all:
                     turn = worker.turn
                     stuck = worker.busy and turn == worker.seen_turn and not worker.lent
