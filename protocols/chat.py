@@ -81,6 +81,7 @@ __all__ = [
     "Left",
     "ListNames",
     "ListRooms",
+    "Names",
     "NickChanged",
     "Notice",
     "Ping",

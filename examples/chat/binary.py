@@ -15,6 +15,7 @@ from examples.chat.directory import (
     ListRoomsFor,
     NamesFor,
     NickGranted,
+    NickRefused,
     Register,
     Unregister,
     WhisperTo,
@@ -145,6 +146,10 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         super().__init__()
         self.directory = directory_ref
         self.nick: str | None = None
+        # Commands that arrive while the first nick is being claimed wait for
+        # the answer, so a client may send Hello and Join back to back.
+        self.claiming: str | None = None
+        self.held: list[chat.ChatMessage] = []
         self.member: Member | None = None
         self.rooms: dict[str, tuple[str, pykka.ActorRef[Room]]] = {}
         self.joining: dict[str, list[Any]] = {}
@@ -162,7 +167,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         self.member = Member(self.conn_outbox, render)
         self.heartbeat = self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick())
 
-    def on_event(self, event: chat.ChatMessage) -> None:  # noqa: C901, PLR0912 - a dispatch table
+    def on_event(self, event: chat.ChatMessage) -> None:
         """Handle one frame from the client."""
         if isinstance(event, chat.Pong):
             return
@@ -172,6 +177,9 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         if self.bucket is not None and not self.bucket.take():
             self._refuse_rate()
             return
+        self._dispatch(event)
+
+    def _dispatch(self, event: chat.ChatMessage) -> None:  # noqa: C901, PLR0912 - a dispatch table
         if isinstance(event, chat.Hello):
             self._hello(event)
         elif isinstance(event, chat.Quit):
@@ -183,7 +191,10 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
                 f"{type(event).__name__} is sent by servers, not clients",
             )
         elif self.nick is None:
-            self._refuse(Refusal.NOT_REGISTERED, "", "send Hello with your nick first")
+            if self.claiming is not None and len(self.held) < MAX_HELD_WHILE_JOINING:
+                self.held.append(event)
+            else:
+                self._refuse(Refusal.NOT_REGISTERED, "", "send Hello with your nick first")
         elif isinstance(event, chat.Say):
             self._to_room(event.room, event.text, rules.MAX_TEXT_BYTES, SayIn, empty_ok=False)
         elif isinstance(event, chat.Join):
@@ -233,6 +244,16 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
                 message.room_ref.tell(held)
         elif isinstance(message, NickGranted):
             self._nick_granted(message)
+        elif isinstance(message, NickRefused):
+            taken = f"{message.nick} is taken; pick another"
+            self._refuse(Refusal.NICK_IN_USE, message.nick, taken)
+            if self.nick is None:
+                self.claiming = None
+                if self.held:
+                    self.held.clear()
+                    self._refuse(
+                        Refusal.NOT_REGISTERED, "", "commands sent before Welcome were dropped"
+                    )
         elif isinstance(message, _HeartbeatTick):
             self.send(chat.ServerPing(token=next(self.ping_tokens) & 0xFFFF_FFFF))
             self.heartbeat = self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick())
@@ -257,15 +278,21 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         if (problem := rules.nick_problem(nick)) is not None:
             self._refuse(Refusal.INVALID_NICK, nick, problem)
             return
+        if self.nick is None:
+            self.claiming = nick
         self.directory.tell(Register(self._member(), nick, self.actor_ref))
 
     def _nick_granted(self, granted: NickGranted) -> None:
         old, self.nick = self.nick, granted.nick
         if old is None:
+            self.claiming = None
             self.send(
                 chat.Welcome(version=chat.PROTOCOL_VERSION, nick=granted.nick, server=SERVER_NAME)
             )
             logger.info("%s registered from %s", granted.nick, _peer(self.conn_peer))
+            held, self.held = self.held, []
+            for event in held:
+                self._dispatch(event)
             return
         member = self._member()
         if not self.rooms:

@@ -53,6 +53,13 @@ class NickGranted:
 
 
 @dataclass(frozen=True, slots=True)
+class NickRefused:
+    """Told to a session: another member holds `nick`."""
+
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
 class JoinRoom:
     """Put `member` (as `nick`) in the room, creating it if needed."""
 
@@ -172,9 +179,7 @@ class Directory(actornet.Actor):
         key = rules.key(message.nick)
         holder = self.nicks.get(key)
         if holder is not None and holder is not message.member:
-            message.member.deliver(
-                Refused(Refusal.NICK_IN_USE, message.nick, f"{message.nick} is taken; pick another")
-            )
+            message.session_ref.tell(NickRefused(message.nick))
             return
         old = self.names.get(message.member, "")
         if old:

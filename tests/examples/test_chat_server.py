@@ -1,0 +1,340 @@
+"""The chat server, over real sockets: many clients, rooms, presence, limits, hostile input."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from _support import WAIT, read_until_closed, reset
+
+import actornet
+import actornet.testing
+from examples.chat.binary import RATE_BURST, BinaryChatSession
+from examples.chat.directory import Directory
+from protocols import chat
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+Client = actornet.testing.BlockingClient[chat.ChatMessage]
+Code = chat.ErrorCode
+
+
+@contextmanager
+def chat_server(
+    limits: actornet.Limits | None = None, rate: float = 0
+) -> Iterator[actornet.Server[chat.ChatMessage]]:
+    directory = Directory.start()
+    server = actornet.serve_tcp(
+        BinaryChatSession,
+        chat.WIRE,
+        limits=limits or actornet.Limits(idle_timeout=None),
+        session_args=(directory, rate),
+    )
+    try:
+        yield server
+    finally:
+        server.shutdown(timeout=WAIT)
+        directory.stop()
+
+
+_open_clients: list[Client] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _open_clients:
+        _open_clients.pop().close()
+
+
+def connect(server: actornet.Server[chat.ChatMessage]) -> Client:
+    client = actornet.testing.BlockingClient("127.0.0.1", server.port, chat.WIRE, timeout=WAIT)
+    _open_clients.append(client)
+    return client
+
+
+def register(server: actornet.Server[chat.ChatMessage], nick: str) -> Client:
+    client = connect(server)
+    client.send(chat.Hello(version=chat.PROTOCOL_VERSION, nick=nick))
+    assert client.receive() == chat.Welcome(
+        version=chat.PROTOCOL_VERSION, nick=nick, server="actornet-chat"
+    )
+    return client
+
+
+def receive_until(client: Client, want: Callable[[Any], bool]) -> list[Any]:
+    """Receive until a message matches `want`; return everything received."""
+    seen = []
+    while True:
+        message = client.receive()
+        seen.append(message)
+        if want(message):
+            return seen
+
+
+def join(client: Client, room: str, nick: str) -> list[Any]:
+    """Join and return what the joiner received up to the end of the history."""
+    client.send(chat.Join(room=room))
+    seen = receive_until(client, lambda m: m == chat.Joined(room=room, nick=nick))
+    seen += receive_until(client, lambda m: isinstance(m, chat.Names))
+    return seen
+
+
+def said_texts(client: Client, count: int) -> list[str]:
+    texts: list[str] = []
+    while len(texts) < count:
+        message = client.receive()
+        if isinstance(message, chat.Said):
+            texts.append(f"{message.nick}:{message.text}")
+    return texts
+
+
+def test_every_member_sees_a_room_in_one_order_and_each_sender_in_its_own() -> None:
+    with chat_server() as server:
+        nicks = ["ann", "ben", "cat"]
+        clients = [register(server, nick) for nick in nicks]
+        for client, nick in zip(clients, nicks, strict=True):
+            join(client, "#r", nick)
+        for client in clients[:-1]:  # everyone has seen everyone join
+            receive_until(client, lambda m: m == chat.Joined(room="#r", nick="cat"))
+
+        def talk(client: Client, nick: str) -> None:
+            for n in range(30):
+                client.send(chat.Say(room="#r", text=f"{nick}{n}"))
+
+        threads = [
+            threading.Thread(target=talk, args=pair) for pair in zip(clients, nicks, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT)
+        seen = [said_texts(client, 90) for client in clients]
+        assert seen[0] == seen[1] == seen[2]
+        for nick in nicks:
+            assert [t for t in seen[0] if t.startswith(nick)] == [
+                f"{nick}:{nick}{n}" for n in range(30)
+            ]
+
+
+def test_a_joiner_gets_joined_topic_names_then_history_in_that_order() -> None:
+    with chat_server() as server:
+        ann = register(server, "ann")
+        join(ann, "#r", "ann")
+        ann.send(chat.SetTopic(room="#r", topic="tea"))
+        assert ann.receive() == chat.Topic(room="#r", topic="tea", set_by="ann")
+        for n in range(3):
+            ann.send(chat.Say(room="#r", text=f"m{n}"))
+        said_texts(ann, 3)
+        ben = register(server, "ben")
+        ben.send(chat.Join(room="#R"))
+        got = [ben.receive() for _ in range(6)]
+        assert got[:3] == [
+            chat.Joined(room="#r", nick="ben"),
+            chat.Topic(room="#r", topic="tea", set_by="ann"),
+            chat.Names(room="#r", nicks="ann ben"),
+        ]
+        history = [h for h in got[3:] if isinstance(h, chat.History)]
+        assert [(h.nick, h.text) for h in history] == [("ann", "m0"), ("ann", "m1"), ("ann", "m2")]
+        ben.send(chat.Say(room="#r", text="live"))
+        assert said_texts(ben, 1) == ["ben:live"]
+
+
+def test_private_messages_reach_the_recipient_and_echo_to_the_sender() -> None:
+    with chat_server() as server:
+        ann, ben = register(server, "ann"), register(server, "ben")
+        ann.send(chat.Whisper(to="BEN", text="psst"))
+        to_ben, echo = ben.receive(), ann.receive()
+        assert isinstance(to_ben, chat.Whispered)
+        assert (to_ben.sender, to_ben.to, to_ben.text) == ("ann", "ben", "psst")
+        assert echo == to_ben
+        ann.send(chat.Whisper(to="nobody", text="hello?"))
+        error = ann.receive()
+        assert isinstance(error, chat.Error)
+        assert (error.code, error.subject) == (Code.NO_SUCH_NICK, "nobody")
+
+
+def test_nicks_are_unique_case_insensitively_and_validated() -> None:
+    with chat_server() as server:
+        register(server, "Ann")
+        late = connect(server)
+        late.send(chat.Hello(version=1, nick="aNN"))
+        error = late.receive()
+        assert isinstance(error, chat.Error)
+        assert error.code == Code.NICK_IN_USE
+        late.send(chat.Hello(version=1, nick="9lives"))
+        error = late.receive()
+        assert isinstance(error, chat.Error)
+        assert error.code == Code.INVALID_NICK
+        assert "digit" in error.detail
+        late.send(chat.Hello(version=1, nick="ann2"))
+        assert isinstance(late.receive(), chat.Welcome)
+
+
+def test_a_nick_change_reaches_the_rooms_and_frees_the_old_nick() -> None:
+    with chat_server() as server:
+        ann, ben = register(server, "ann"), register(server, "ben")
+        join(ann, "#r", "ann")
+        join(ben, "#r", "ben")
+        receive_until(ann, lambda m: m == chat.Joined(room="#r", nick="ben"))
+        ben.send(chat.SetNick(nick="bob"))
+        change = chat.NickChanged(room="#r", old="ben", new="bob")
+        assert ann.receive() == change
+        assert ben.receive() == change
+        register(server, "ben")  # free again
+
+
+def test_commands_before_hello_are_refused() -> None:
+    with chat_server() as server, connect(server) as client:
+        client.send(chat.Join(room="#r"))
+        error = client.receive()
+        assert isinstance(error, chat.Error)
+        assert error.code == Code.NOT_REGISTERED
+
+
+def test_saying_in_a_room_not_joined_is_refused() -> None:
+    with chat_server() as server:
+        ann = register(server, "ann")
+        ann.send(chat.Say(room="#elsewhere", text="hi"))
+        error = ann.receive()
+        assert isinstance(error, chat.Error)
+        assert (error.code, error.subject) == (Code.NOT_IN_ROOM, "#elsewhere")
+
+
+def test_leaving_tells_the_room_and_the_room_list_follows() -> None:
+    with chat_server() as server:
+        ann, ben = register(server, "ann"), register(server, "ben")
+        join(ann, "#r", "ann")
+        join(ben, "#r", "ben")
+        receive_until(ann, lambda m: m == chat.Joined(room="#r", nick="ben"))
+        ben.send(chat.Leave(room="#r", reason="lunch"))
+        assert ann.receive() == chat.Left(room="#r", nick="ben", reason="lunch")
+        ann.send(chat.ListRooms())
+        assert ann.receive() == chat.RoomInfo(room="#r", members=1, topic="")
+        assert ann.receive() == chat.RoomListEnd(count=1)
+        ann.send(chat.ListNames(room="#r"))
+        assert ann.receive() == chat.Names(room="#r", nicks="ann")
+
+
+@pytest.mark.parametrize("how", ["quit", "close", "reset"])
+def test_members_hear_why_someone_left_the_server(how: str) -> None:
+    with chat_server() as server:
+        ann, ben = register(server, "ann"), register(server, "ben")
+        join(ann, "#r", "ann")
+        join(ben, "#r", "ben")
+        receive_until(ann, lambda m: m == chat.Joined(room="#r", nick="ben"))
+        if how == "quit":
+            ben.send(chat.Quit(reason="bye now"))
+        elif how == "close":
+            ben.close()
+        else:
+            reset(ben.sock)
+        quitted = ann.receive()
+        assert isinstance(quitted, chat.Quitted)
+        assert (quitted.room, quitted.nick) == ("#r", "ben")
+        assert quitted.reason == {
+            "quit": "bye now",
+            "close": "peer closed the connection",
+            "reset": quitted.reason,  # reset or EOF, as the kernel reports it
+        }[how]
+
+
+def test_a_flood_is_rate_limited_without_disconnecting() -> None:
+    with chat_server(rate=10) as server:
+        ann = register(server, "ann")
+        join(ann, "#r", "ann")
+        for n in range(RATE_BURST * 2):
+            ann.send(chat.Say(room="#r", text=f"m{n}"))
+        seen = receive_until(ann, lambda m: isinstance(m, chat.Error))
+        assert seen[-1].code == Code.RATE_LIMITED
+        ann.send(chat.Ping(token=7))
+        assert receive_until(ann, lambda m: isinstance(m, chat.ServerPong))[-1].token == 7
+
+
+def test_a_silent_client_is_told_and_disconnected_at_the_idle_timeout() -> None:
+    with chat_server(limits=actornet.Limits(idle_timeout=0.3)) as server:
+        ann = register(server, "ann")
+        messages = ann.receive_until_closed()
+        assert isinstance(messages[-1], chat.Error)
+        assert messages[-1].code == Code.IDLE_TIMEOUT
+
+
+def test_shutdown_sends_a_notice_before_closing() -> None:
+    with chat_server() as server:
+        ann = register(server, "ann")
+        server.shutdown()
+        assert ann.receive_until_closed() == [chat.Notice(text="server shutting down")]
+
+
+def _frame(payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + payload
+
+
+HOSTILE = {
+    "unknown tag": (_frame(b"\x77"), Code.MALFORMED),
+    "truncated": (_frame(b"\x05\x02#r\x00\x10hi"), Code.MALFORMED),
+    "trailing bytes": (_frame(b"\x03\x02#r" + b"junk"), Code.MALFORMED),
+    "invalid utf-8": (_frame(b"\x05\x02#r\x00\x02\xff\xfe"), Code.MALFORMED),
+    "oversize": (struct.pack(">I", chat.MAX_FRAME_SIZE + 1), Code.FRAME_TOO_LARGE),
+    "server message": (chat.WIRE.encode(chat.Notice(text="hi")), Code.UNEXPECTED_MESSAGE),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_input_is_answered_with_an_error_and_only_that_client_is_closed(
+    name: str,
+) -> None:
+    data, code = HOSTILE[name]
+    with chat_server() as server:
+        ann, mal = register(server, "ann"), register(server, "mal")
+        join(ann, "#r", "ann")
+        join(mal, "#r", "mal")
+        receive_until(ann, lambda m: m == chat.Joined(room="#r", nick="mal"))
+        mal.send_bytes(data)
+        replies = mal.receive_until_closed()
+        assert isinstance(replies[-1], chat.Error)
+        assert replies[-1].code == code
+        assert replies[-1].detail
+        quitted = ann.receive()
+        assert isinstance(quitted, chat.Quitted)
+        assert quitted.nick == "mal"
+        ann.send(chat.Say(room="#r", text="still fine"))
+        assert said_texts(ann, 1) == ["ann:still fine"]
+
+
+def test_a_member_that_never_reads_is_cut_off_while_the_room_flows() -> None:
+    limits = actornet.Limits(idle_timeout=None, write_queue_bytes=64 * 1024)
+    with chat_server(limits=limits) as server:
+        ann, ben = register(server, "ann"), register(server, "ben")
+        hog = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        hog.sendall(chat.WIRE.encode(chat.Hello(version=1, nick="hog")))
+        hog.sendall(chat.WIRE.encode(chat.Join(room="#r")))
+        join(ann, "#r", "ann")
+        join(ben, "#r", "ben")
+        text = "x" * 900
+        quitted = None
+        for n in range(5000):
+            ann.send(chat.Say(room="#r", text=f"{n} {text}"))
+            if n % 50 == 49:  # the well-behaved members read as they go
+
+                def is_last(message: Any, n: int = n) -> bool:
+                    return isinstance(message, chat.Said) and message.text.startswith(f"{n} ")
+
+                receive_until(ann, is_last)
+                seen = receive_until(ben, is_last)
+                quitted = next((m for m in seen if isinstance(m, chat.Quitted)), quitted)
+                if quitted is not None:
+                    break
+        assert quitted is not None
+        assert quitted.nick == "hog"
+        assert quitted.reason == "slow consumer"
+        ann.send(chat.Say(room="#r", text="after"))
+        assert said_texts(ben, 1) == ["ann:after"]
+        read_until_closed(hog)
+        hog.close()
