@@ -13,6 +13,15 @@
  *       frames outstanding each, counted by their own echoes); every client
  *       counts every frame it receives; prints deliveries per second and
  *       delivery latency percentiles.
+ *   loadgen chat  HOST PORT CLIENTS SENDERS SIZE SECONDS
+ *       the chat protocol (protocols/chat.py): every client sends Hello, then
+ *       Join #bench; once all have joined, SENDERS of them send Say with a
+ *       SIZE-byte text (at least 32; sender, sequence number and send time in
+ *       hex) as fast as the server accepts (at most 64 outstanding each, counted
+ *       by their own Said echoes). Every client parses every frame, counts Said
+ *       frames as deliveries, checks each sender's order and answers ServerPing;
+ *       prints deliveries per second, delivery latency percentiles, and the
+ *       chat's own counts (joined, lost, order_errors, rate_limited, stalls).
  *   loadgen idle  HOST PORT CONNS HOLD_SECONDS
  *       opens CONNS connections, then one echo on each; holds them open for
  *       HOLD_SECONDS (so the server's memory can be read) and prints how many
@@ -144,6 +153,377 @@ static uint64_t check_frame(const unsigned char *payload, size_t size, uint64_t 
     return seq;
 }
 
+/* ---- chat mode: protocols/chat.py over loopback ---------------------------
+ *
+ * Frames are u32 BE payload length, then tag u8 and the message's fields
+ * (Str8 = u8 length + UTF-8, Str16 = u16 BE length + UTF-8, integers BE).
+ * Each client sends Hello, then Join once it has its Welcome; when every client
+ * has seen its own Joined (or after CHAT_SETUP_NS) and CHAT_SETTLE_NS more, the
+ * clock starts and the first SENDERS clients each keep up to CHAT_WINDOW Says
+ * outstanding, counted by their own Said echoes. The text of a Say is SIZE bytes:
+ * 4 hex digits sender index, 12 hex digits sequence number, 16 hex digits send
+ * time (CLOCK_MONOTONIC ns), then a fill letter derived from the sequence number.
+ */
+#define CHAT_WINDOW 64
+#define CHAT_TEXT_MIN 32
+#define CHAT_LAT_SAMPLES 8000000
+#define CHAT_SETUP_NS (20ull * 1000000000ull)
+#define CHAT_SETTLE_NS (300ull * 1000000ull)
+#define CHAT_STALL_NS (1000ull * 1000000ull)
+#define CHAT_ROOM "#bench"
+#define CHAT_RATE_LIMITED 12
+
+typedef struct {
+    conn_t c;
+    char nick[16];
+    size_t nick_len;
+    int index;
+    int state;              /* 0: Hello queued, 1: Join sent, 2: joined */
+    int dead;
+    int rate_limited_seen;
+    uint64_t acked;         /* sender: own sequence numbers below this are settled */
+    uint64_t last_progress; /* sender: when its window last moved */
+    uint64_t *seen;         /* per sender: last sequence number received + 1 */
+} chat_t;
+
+static size_t chat_lat_n;
+static uint64_t chat_lost, chat_order_errors, chat_rate_limited, chat_stalls;
+static int chat_error_reports;
+
+static void chat_error(const char *what) {
+    errors++;
+    if (chat_error_reports++ < 5) fprintf(stderr, "loadgen chat: %s\n", what);
+}
+
+static void queue_payload(conn_t *c, const unsigned char *payload, size_t len) {
+    reserve(&c->out, &c->out_cap, c->out_len + 4 + len);
+    put_u32(c->out + c->out_len, (uint32_t)len);
+    memcpy(c->out + c->out_len + 4, payload, len);
+    c->out_len += 4 + len;
+}
+
+static void chat_hello(chat_t *k) {
+    unsigned char p[3 + 16];
+    p[0] = 0x01; p[1] = 1; p[2] = (unsigned char)k->nick_len;
+    memcpy(p + 3, k->nick, k->nick_len);
+    queue_payload(&k->c, p, 3 + k->nick_len);
+}
+
+static void chat_join(chat_t *k) {
+    unsigned char p[2 + sizeof CHAT_ROOM];
+    p[0] = 0x03; p[1] = (unsigned char)(sizeof CHAT_ROOM - 1);
+    memcpy(p + 2, CHAT_ROOM, sizeof CHAT_ROOM - 1);
+    queue_payload(&k->c, p, 2 + sizeof CHAT_ROOM - 1);
+}
+
+static void chat_say(chat_t *k, size_t size) {
+    size_t room = sizeof CHAT_ROOM - 1;
+    size_t len = 1 + 1 + room + 2 + size;
+    conn_t *c = &k->c;
+    reserve(&c->out, &c->out_cap, c->out_len + 4 + len + 1);
+    unsigned char *p = c->out + c->out_len;
+    uint64_t seq = c->next_seq++;
+    put_u32(p, (uint32_t)len);
+    p += 4;
+    *p++ = 0x05;
+    *p++ = (unsigned char)room;
+    memcpy(p, CHAT_ROOM, room);
+    p += room;
+    *p++ = (unsigned char)(size >> 8);
+    *p++ = (unsigned char)size;
+    /* snprintf writes a terminating NUL one past the 32 digits: reserved above. */
+    snprintf((char *)p, CHAT_TEXT_MIN + 1, "%04x%012llx%016llx", (unsigned)k->index & 0xffff,
+             (unsigned long long)(seq & 0xffffffffffffull), (unsigned long long)now_ns());
+    memset(p + CHAT_TEXT_MIN, 'a' + (int)(seq % 26), size - CHAT_TEXT_MIN);
+    c->out_len += 4 + len;
+}
+
+static void chat_pong(chat_t *k, uint32_t token) {
+    unsigned char p[5];
+    p[0] = 0x0B;
+    put_u32(p + 1, token);
+    queue_payload(&k->c, p, 5);
+}
+
+/* Bounds-checked field readers over one payload; each returns 0 when truncated. */
+static int take(size_t *off, size_t len, size_t n) {
+    if (len - *off < n) return 0;
+    *off += n;
+    return 1;
+}
+
+static int take_str8(const unsigned char *p, size_t *off, size_t len,
+                     const unsigned char **s, size_t *n) {
+    if (len - *off < 1) return 0;
+    *n = p[*off];
+    *s = p + *off + 1;
+    return take(off, len, 1 + *n);
+}
+
+static int take_str16(const unsigned char *p, size_t *off, size_t len,
+                      const unsigned char **s, size_t *n) {
+    if (len - *off < 2) return 0;
+    *n = ((size_t)p[*off] << 8) | p[*off + 1];
+    *s = p + *off + 2;
+    return take(off, len, 2 + *n);
+}
+
+static int hex_field(const unsigned char *s, int digits, uint64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < digits; i++) {
+        unsigned char ch = s[i];
+        int d;
+        if (ch >= '0' && ch <= '9') d = ch - '0';
+        else if (ch >= 'a' && ch <= 'f') d = ch - 'a' + 10;
+        else return 0;
+        v = (v << 4) | (uint64_t)d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* One Said: count it, time it, check its sender's order; a sender's own echo
+ * opens its window. Returns 0 if the text is not one of ours. */
+static int chat_said(chat_t *cs, chat_t *k, int senders, size_t size,
+                     const unsigned char *nick, size_t nick_len,
+                     const unsigned char *text, size_t text_len, int measuring,
+                     uint64_t *count) {
+    uint64_t sender, seq, sent_at;
+    if (text_len != size || !hex_field(text, 4, &sender) || !hex_field(text + 4, 12, &seq) ||
+        !hex_field(text + 16, 16, &sent_at))
+        return 0;
+    if (sender >= (uint64_t)senders) return 0;
+    chat_t *from = &cs[sender];
+    if (nick_len != from->nick_len || memcmp(nick, from->nick, nick_len) != 0) return 0;
+    for (size_t i = CHAT_TEXT_MIN; i < size; i++)
+        if (text[i] != (unsigned char)('a' + (int)(seq % 26))) return 0;
+    uint64_t last = k->seen[sender];
+    if (seq + 1 <= last) {
+        chat_order_errors++;
+        chat_error("a sender's Said arrived out of order or twice");
+    } else {
+        chat_lost += seq - last; /* sequence numbers skipped: dropped by the server */
+        k->seen[sender] = seq + 1;
+    }
+    if (measuring) {
+        (*count)++;
+        if (chat_lat_n < CHAT_LAT_SAMPLES) lat[chat_lat_n++] = now_ns() - sent_at;
+    }
+    if (k == from && seq + 1 > k->acked) {
+        k->acked = seq + 1;
+        k->last_progress = now_ns();
+    }
+    return 1;
+}
+
+/* Parse one frame; returns 0 if it is malformed. */
+static int chat_frame(chat_t *cs, chat_t *k, int senders, size_t size, const unsigned char *p,
+                      size_t len, int measuring, uint64_t *count, int *joined) {
+    const unsigned char *a, *b, *s;
+    size_t an, bn, sn, off = 1;
+    if (len < 1) return 0;
+    switch (p[0]) {
+    case 0x81: /* Welcome: version u8, nick Str8, server Str8 */
+        if (!take(&off, len, 1) || !take_str8(p, &off, len, &a, &an) ||
+            !take_str8(p, &off, len, &b, &bn) || off != len)
+            return 0;
+        if (k->state == 0) {
+            k->state = 1;
+            chat_join(k);
+        }
+        return 1;
+    case 0x83: /* Joined: room Str8, nick Str8 */
+        if (!take_str8(p, &off, len, &a, &an) || !take_str8(p, &off, len, &b, &bn) || off != len)
+            return 0;
+        if (k->state == 1 && bn == k->nick_len && memcmp(b, k->nick, bn) == 0) {
+            k->state = 2;
+            (*joined)++;
+        }
+        return 1;
+    case 0x85: /* Said: room Str8, nick Str8, text Str16, time_ms u64 */
+        if (!take_str8(p, &off, len, &a, &an) || !take_str8(p, &off, len, &b, &bn) ||
+            !take_str16(p, &off, len, &s, &sn) || !take(&off, len, 8) || off != len)
+            return 0;
+        if (!chat_said(cs, k, senders, size, b, bn, s, sn, measuring, count))
+            chat_error("a Said frame whose text is not one of ours");
+        return 1;
+    case 0x8C: /* ServerPing: token u32 */
+        if (len != 5) return 0;
+        chat_pong(k, get_u32(p + 1));
+        return 1;
+    case 0x8F: /* Error: code u16, subject Str8, detail Str16 */
+        if (!take(&off, len, 2) || !take_str8(p, &off, len, &a, &an) ||
+            !take_str16(p, &off, len, &s, &sn) || off != len)
+            return 0;
+        if (((p[1] << 8) | p[2]) == CHAT_RATE_LIMITED) {
+            chat_rate_limited++;
+            k->rate_limited_seen = 1;
+        } else {
+            char msg[160];
+            snprintf(msg, sizeof msg, "server Error %d: %.*s", (p[1] << 8) | p[2],
+                     (int)(sn > 120 ? 120 : sn), (const char *)s);
+            chat_error(msg);
+        }
+        return 1;
+    default:
+        /* NickChanged .. Notice: not this benchmark's business. */
+        return p[0] >= 0x82 && p[0] <= 0x90;
+    }
+}
+
+static void chat_drop(int ep, chat_t *k) {
+    if (k->dead) return;
+    k->dead = 1;
+    epoll_ctl(ep, EPOLL_CTL_DEL, k->c.fd, NULL);
+    close(k->c.fd);
+}
+
+static void chat_refill(chat_t *k, size_t size) {
+    if (k->dead) return;
+    while (k->c.next_seq - k->acked < CHAT_WINDOW) chat_say(k, size);
+}
+
+/* Read everything available on one client and handle every whole frame. */
+static void chat_read(int ep, chat_t *cs, chat_t *k, int senders, size_t size, int measuring,
+                      uint64_t *count, int *joined) {
+    conn_t *c = &k->c;
+    for (;;) {
+        reserve(&c->in, &c->in_cap, c->in_len + 65536);
+        ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EINTR) break;
+            chat_error("recv failed");
+            chat_drop(ep, k);
+            return;
+        }
+        if (r == 0) {
+            chat_error("the server closed a connection");
+            chat_drop(ep, k);
+            return;
+        }
+        c->in_len += (size_t)r;
+    }
+    size_t off = 0;
+    while (c->in_len - off >= 4) {
+        uint32_t len = get_u32(c->in + off);
+        if (len > 8192) {
+            chat_error("a frame over 8192 bytes");
+            chat_drop(ep, k);
+            return;
+        }
+        if (c->in_len - off < 4 + (size_t)len) break;
+        if (!chat_frame(cs, k, senders, size, c->in + off + 4, len, measuring, count, joined))
+            chat_error("a malformed frame");
+        off += 4 + len;
+    }
+    if (off) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+}
+
+static int run_chat(const char *host, int port, int conns, int senders, size_t size,
+                    double seconds) {
+    if (size < CHAT_TEXT_MIN) size = CHAT_TEXT_MIN;
+    if (size > 1000) size = 1000; /* the chat's longest text */
+    if (conns < 1) conns = 1;
+    if (conns > 9999) conns = 9999;
+    if (senders > conns) senders = conns;
+    if (senders < 0) senders = 0;
+    lat = malloc(sizeof(uint64_t) * CHAT_LAT_SAMPLES);
+    int ep = epoll_create1(0);
+    chat_t *cs = calloc((size_t)conns, sizeof(chat_t));
+    if (!lat || !cs || ep < 0) { perror("setup"); return 2; }
+    int live = 0;
+    for (int i = 0; i < conns; i++) {
+        chat_t *k = &cs[i];
+        k->index = i;
+        k->nick_len = (size_t)snprintf(k->nick, sizeof k->nick, "u%d", i);
+        k->seen = calloc((size_t)(senders ? senders : 1), sizeof(uint64_t));
+        k->c.fd = open_conn(host, port);
+        if (k->c.fd < 0) { chat_error("connect failed"); k->dead = 1; continue; }
+        live++;
+        chat_hello(k); /* flushed when the connection is writable */
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = (uint32_t)i};
+        epoll_ctl(ep, EPOLL_CTL_ADD, k->c.fd, &ev);
+    }
+
+    struct epoll_event events[MAX_EVENTS];
+    uint64_t count = 0;
+    int joined = 0;
+    int measuring = 0;
+    uint64_t t0 = now_ns();
+    uint64_t settle_until = 0, started = 0, deadline = 0;
+    for (;;) {
+        uint64_t t = now_ns();
+        if (!settle_until && (joined >= live || t - t0 >= CHAT_SETUP_NS)) {
+            settle_until = t + CHAT_SETTLE_NS;
+        }
+        if (settle_until && !measuring && t >= settle_until) {
+            /* Everyone is in the room: start the clock, fill every sender's window. */
+            measuring = 1;
+            started = now_ns();
+            deadline = started + (uint64_t)(seconds * 1e9);
+            for (int i = 0; i < senders; i++) {
+                cs[i].last_progress = started;
+                if (cs[i].state != 2) continue;
+                chat_refill(&cs[i], size);
+                if (!cs[i].dead && flush_out(&cs[i].c) < 0) {
+                    chat_error("send failed");
+                    chat_drop(ep, &cs[i]);
+                }
+            }
+        }
+        if (measuring && t >= deadline) break;
+        if (measuring) {
+            /* The server drops rate-limited Says without a word per Say: after a
+             * second without an echo, a sender that has been told so gives up on
+             * its outstanding ones (counted as lost by every receiver). */
+            for (int i = 0; i < senders; i++) {
+                chat_t *k = &cs[i];
+                if (k->dead || k->state != 2 || !k->rate_limited_seen) continue;
+                if (k->c.next_seq > k->acked && t - k->last_progress >= CHAT_STALL_NS) {
+                    chat_stalls++;
+                    k->acked = k->c.next_seq;
+                    k->last_progress = t;
+                    chat_refill(k, size);
+                    if (flush_out(&k->c) < 0) { chat_error("send failed"); chat_drop(ep, k); }
+                }
+            }
+        }
+        int n = epoll_wait(ep, events, MAX_EVENTS, 20);
+        for (int e = 0; e < n; e++) {
+            chat_t *k = &cs[events[e].data.u32];
+            if (k->dead) continue;
+            if ((events[e].events & EPOLLOUT) && flush_out(&k->c) < 0) {
+                chat_error("send failed");
+                chat_drop(ep, k);
+                continue;
+            }
+            if (events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                chat_read(ep, cs, k, senders, size, measuring, &count, &joined);
+            }
+            if (measuring && k->index < senders && k->state == 2) chat_refill(k, size);
+            if (!k->dead && flush_out(&k->c) < 0) {
+                chat_error("send failed");
+                chat_drop(ep, k);
+            }
+        }
+    }
+    double elapsed = (double)(now_ns() - started) / 1e9;
+    lat_n = chat_lat_n;
+    qsort(lat, lat_n, sizeof(uint64_t), cmp_u64);
+    printf("rate=%.0f p50_us=%.1f p99_us=%.1f count=%llu errors=%llu joined=%d lost=%llu "
+           "order_errors=%llu rate_limited=%llu stalls=%llu\n",
+           (double)count / elapsed, percentile_us(0.50), percentile_us(0.99),
+           (unsigned long long)count, (unsigned long long)errors, joined,
+           (unsigned long long)chat_lost, (unsigned long long)chat_order_errors,
+           (unsigned long long)chat_rate_limited, (unsigned long long)chat_stalls);
+    for (int i = 0; i < conns; i++)
+        if (!cs[i].dead) close(cs[i].c.fd);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 6) {
         fprintf(stderr, "usage: see the comment at the top of loadgen.c\n");
@@ -153,6 +533,13 @@ int main(int argc, char **argv) {
     const char *host = argv[2];
     int port = atoi(argv[3]);
     int conns = atoi(argv[4]);
+    if (strcmp(mode, "chat") == 0) {
+        if (argc < 8) {
+            fprintf(stderr, "usage: loadgen chat HOST PORT CLIENTS SENDERS SIZE SECONDS\n");
+            return 2;
+        }
+        return run_chat(host, port, conns, atoi(argv[5]), (size_t)atol(argv[6]), atof(argv[7]));
+    }
     int relay = strcmp(mode, "relay") == 0;
     int idle = strcmp(mode, "idle") == 0;
     int inflight = idle ? 1 : atoi(argv[5]);
