@@ -80,8 +80,8 @@ DEFAULT_WORKERS = 1
 #: handler pins one thread, so this also bounds concurrent blocking calls.
 DEFAULT_MAX_THREADS = 64
 
-#: Parked threads kept ready to replace a blocked worker; starting a thread costs
-#: ~0.5 ms, unparking one ~10 us.
+#: Parked threads kept ready to replace a blocked worker: unparking one is one
+#: thread wake-up (~30 us here), starting one 150-500 us depending on load.
 DEFAULT_SPARE_THREADS = 1
 
 #: Messages an actor handles per turn before the worker moves on. Akka's default
