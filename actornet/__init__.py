@@ -10,7 +10,12 @@ from actornet._client import connect_tcp
 from actornet._exceptions import BrokenConnectionError, ClosedConnectionError
 from actornet._limits import Limits
 from actornet._messages import DisconnectReason
-from actornet._runtime._actor import Actor, default_dispatcher, set_default_dispatcher
+from actornet._runtime._actor import (
+    Actor,
+    default_dispatcher,
+    set_default_dispatcher,
+    tell_or_drop,
+)
 from actornet._runtime._dispatcher import Dispatcher, DispatcherStatistics, blocking
 from actornet._runtime._future import DispatchedFuture
 from actornet._runtime._poller import Poller, Registration, Timer
@@ -43,6 +48,7 @@ __all__ = [
     "serve_tcp",
     "set_default_dispatcher",
     "stop_all",
+    "tell_or_drop",
 ]
 
 logging.getLogger("actornet").addHandler(logging.NullHandler())

@@ -10,7 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pykka import Actor as PykkaActor
-from pykka import ActorRef, ActorRegistry
+from pykka import ActorDeadError, ActorRef, ActorRegistry
 
 from actornet._runtime import _registry
 from actornet._runtime._dispatcher import Dispatcher
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from actornet._runtime._poller import Timer
 
-__all__ = ["Actor", "default_dispatcher", "set_default_dispatcher"]
+__all__ = ["Actor", "default_dispatcher", "set_default_dispatcher", "tell_or_drop"]
 
 logger = logging.getLogger("pykka")
 
@@ -76,6 +76,21 @@ def set_default_dispatcher(dispatcher: Dispatcher) -> None:
                 "before starting any actor, or set `dispatcher` on your Actor subclass"
             )
         _default_dispatcher = dispatcher
+
+
+def tell_or_drop(actor_ref: ActorRef[Any], message: Any) -> bool:
+    """Tell `actor_ref` a message; return False, instead of raising, if it has stopped.
+
+    For messages whose loss is expected when the receiver is gone, such as a
+    room telling a member that has just disconnected: `ActorRef.tell()` raises
+    `pykka.ActorDeadError` then, and an exception escaping a handler stops the
+    actor that sent it.
+    """
+    try:
+        actor_ref.tell(message)
+    except ActorDeadError:
+        return False
+    return True
 
 
 class _StopFlag(threading.Event):

@@ -226,7 +226,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         member = self.member
         if member is not None:
             for _, room_ref in self.rooms.values():
-                room_ref.tell(Exit(member, why, quit=True))
+                actornet.tell_or_drop(room_ref, Exit(member, why, quit=True))
             self.directory.tell(Unregister(member))
         logger.info(
             "%s from %s disconnected: %s",
@@ -238,10 +238,15 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
     def on_receive(self, message: Any) -> None:
         """Handle what the directory, the rooms and the heartbeat timer tell the session."""
         if isinstance(message, EnteredRoom):
+            if self.conn_disconnect_reason is not None:
+                # The join completed after this client left: undo it.
+                why = self.quit_reason or self.conn_disconnect_reason.value
+                actornet.tell_or_drop(message.room_ref, Exit(self._member(), why, quit=True))
+                return
             key = rules.key(message.room)
             self.rooms[key] = (message.room, message.room_ref)
             for held in self.joining.pop(key, []):
-                message.room_ref.tell(held)
+                actornet.tell_or_drop(message.room_ref, held)
         elif isinstance(message, NickGranted):
             self._nick_granted(message)
         elif isinstance(message, NickRefused):
@@ -298,7 +303,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         if not self.rooms:
             member.deliver(NickChange("", old, granted.nick))
         for _, room_ref in self.rooms.values():
-            room_ref.tell(Rename(member, granted.nick))
+            actornet.tell_or_drop(room_ref, Rename(member, granted.nick))
 
     def _join(self, room: str) -> None:
         if (problem := rules.room_problem(room)) is not None:
@@ -317,7 +322,8 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         if entry is None:
             self._refuse(Refusal.NOT_IN_ROOM, room, f"you are not in {room}")
             return
-        entry[1].tell(Exit(self._member(), _clip(reason, rules.MAX_REASON_BYTES), quit=False))
+        farewell = Exit(self._member(), _clip(reason, rules.MAX_REASON_BYTES), quit=False)
+        actornet.tell_or_drop(entry[1], farewell)
 
     def _to_room(
         self,
@@ -334,7 +340,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         key = rules.key(room)
         message = command(self._member(), text)
         if key in self.rooms:
-            self.rooms[key][1].tell(message)
+            actornet.tell_or_drop(self.rooms[key][1], message)
         elif key in self.joining and len(self.joining[key]) < MAX_HELD_WHILE_JOINING:
             self.joining[key].append(message)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -169,7 +170,7 @@ class Directory(actornet.Actor):
             if room is None:
                 message.member.deliver(MembersAre(message.room, ()))
             else:
-                room.ref.tell(SendNames(message.member))
+                actornet.tell_or_drop(room.ref, SendNames(message.member))
         elif isinstance(message, StatsTick):
             self._log_stats()
         else:
@@ -179,7 +180,7 @@ class Directory(actornet.Actor):
         key = rules.key(message.nick)
         holder = self.nicks.get(key)
         if holder is not None and holder is not message.member:
-            message.session_ref.tell(NickRefused(message.nick))
+            actornet.tell_or_drop(message.session_ref, NickRefused(message.nick))
             return
         old = self.names.get(message.member, "")
         if old:
@@ -188,7 +189,7 @@ class Directory(actornet.Actor):
             self.stats.registrations += 1
         self.nicks[key] = message.member
         self.names[message.member] = message.nick
-        message.session_ref.tell(NickGranted(old, message.nick))
+        actornet.tell_or_drop(message.session_ref, NickGranted(old, message.nick))
 
     def _join(self, message: JoinRoom) -> None:
         key = rules.key(message.room)
@@ -197,7 +198,8 @@ class Directory(actornet.Actor):
             ref = Room.start(message.room, key, self.actor_ref)
             entry = self.rooms[key] = _RoomEntry(message.room, ref)
         entry.entries_sent += 1
-        entry.ref.tell(Enter(message.member, message.nick, message.session_ref))
+        enter = Enter(message.member, message.nick, message.session_ref)
+        actornet.tell_or_drop(entry.ref, enter)
 
     def _room_changed(self, message: RoomChanged) -> None:
         entry = self.rooms.get(message.key)
@@ -235,13 +237,16 @@ class Directory(actornet.Actor):
         rate = (said - stats.last_said) / self.stats_interval
         stats.last_said = said
         for entry in self.rooms.values():
-            entry.ref.tell(Report())
+            actornet.tell_or_drop(entry.ref, Report())
         connections = self.connection_count() if self.connection_count else len(self.names)
         logger.info(
-            "stats: %d connections, %d registered, %d rooms, %.1f messages/s",
+            "stats: %d connections, %d registered, %d rooms, %.1f messages/s, "
+            "%d live actors, %d threads",
             connections,
             len(self.names),
             len(self.rooms),
             rate,
+            actornet.live_actor_count(),
+            threading.active_count(),
         )
         self.tell_later(self.stats_interval, StatsTick())

@@ -155,8 +155,9 @@ class Room(actornet.Actor):
         else:
             super().on_receive(message)
             return
-        self.directory_ref.tell(
-            RoomChanged(self.key, len(self.members), self.topic, self.entries, self.said)
+        actornet.tell_or_drop(
+            self.directory_ref,
+            RoomChanged(self.key, len(self.members), self.topic, self.entries, self.said),
         )
 
     def _enter(self, message: Enter) -> None:
@@ -166,7 +167,12 @@ class Room(actornet.Actor):
             return
         self.members[member] = message.nick
         broadcast(MemberJoined(self.name, message.nick), list(self.members))
-        message.session_ref.tell(EnteredRoom(self.name, self.actor_ref))
+        if not actornet.tell_or_drop(message.session_ref, EnteredRoom(self.name, self.actor_ref)):
+            # The member's session is gone (it quit while joining): nobody will
+            # ever tell us it left, so it leaves now.
+            del self.members[member]
+            broadcast(MemberQuit(self.name, message.nick, "disconnected"), list(self.members))
+            return
         # The joiner then sees, in this order: topic, members, history.
         member.deliver(TopicIs(self.name, self.topic, self.topic_by))
         self._send_names(member)

@@ -36,6 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between statistics log lines; 0 turns them off",
     )
     parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"disconnect clients silent this long (default {IDLE_TIMEOUT:g}); "
+        "the server pings every 30 s, so live clients always answer",
+    )
+    parser.add_argument(
         "--rate-limit",
         type=float,
         default=RATE_PER_SECOND,
@@ -58,7 +66,7 @@ def main(args: argparse.Namespace) -> None:
         stats_interval=args.stats_interval or None,
         connection_count=lambda: servers[0].connection_count() if servers else 0,
     )
-    limits = actornet.Limits(idle_timeout=IDLE_TIMEOUT, max_connections=args.max_connections)
+    limits = actornet.Limits(idle_timeout=args.idle_timeout, max_connections=args.max_connections)
     try:
         server = actornet.serve_tcp(
             BinaryChatSession,
