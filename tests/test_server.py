@@ -171,7 +171,8 @@ def test_a_silent_connection_is_closed_after_the_idle_timeout() -> None:
     with serving(limits=limits) as (server, journal), connect(server) as client:
         started = time.monotonic()
         assert client.receive_until_closed() == []
-        assert time.monotonic() - started >= 0.3
+        # The server's clock starts at accept, a moment before ours could.
+        assert time.monotonic() - started >= 0.25
         assert journal.next_disconnect() is Reason.IDLE_TIMEOUT
 
 

@@ -410,7 +410,8 @@ def _peer(address: Any) -> str:
 
 
 def _clip(text: str, limit: int) -> str:
-    """Cut text to at most `limit` UTF-8 bytes, on a character boundary."""
+    """Cut text to at most `limit` UTF-8 bytes, on a character boundary, without controls."""
+    text = rules.without_controls(text)
     data = text.encode()
     if len(data) <= limit:
         return text

@@ -59,6 +59,11 @@ def text_problem(text: str, *, limit: int = MAX_TEXT_BYTES, empty_ok: bool = Fal
     return None
 
 
+def without_controls(text: str) -> str:
+    """Return `text` with each control character (tab excepted) replaced by a space."""
+    return _CONTROL.sub(" ", text)
+
+
 def key(name: str) -> str:
     """Return the case-insensitive key of a nick or room name."""
     return name.casefold()
