@@ -214,6 +214,10 @@ class Writer(Actor):
         self._dropped += len(self._queue)
         self._queue.clear()
         self._queued = 0
+        if self._closing:
+            # The session already asked to close: nothing is left to flush.
+            self._close_socket(reset=True)
+            return
         try:
             self._connection.session_ref.tell(ConnectionEnded(reason, error))
         except ActorDeadError:

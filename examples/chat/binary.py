@@ -237,6 +237,8 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
 
     def on_receive(self, message: Any) -> None:
         """Handle what the directory, the rooms and the heartbeat timer tell the session."""
+        if self.conn_disconnect_reason is not None and not isinstance(message, EnteredRoom):
+            return  # answers that arrive after the client left have nobody to go to
         if isinstance(message, EnteredRoom):
             if self.conn_disconnect_reason is not None:
                 # The join completed after this client left: undo it.
