@@ -104,6 +104,13 @@ FIRST_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 30.0
 #: Seconds to wait for the server to close after Quit before closing ourselves.
 QUIT_TIMEOUT = 5.0
+
+#: Ping token `settle()` uses as a barrier; its Pong is not shown.
+SETTLE_TOKEN = 0xFFFF_FFFF
+
+#: Seconds `settle()` waits after the barrier: room broadcasts trail the
+#: session's own answers by a moment.
+SETTLE_GRACE = 0.3
 #: Events held for the screen; when full the session blocks, so it stops reading
 #: and TCP slows the server down (10,000 is minutes of a busy room).
 MAX_PENDING_EVENTS = 10_000
@@ -340,6 +347,7 @@ class ChatClient:
         self._wanted = [_room_name(room) for room in rooms]
         self._current: str | None = None
         self._registered = False
+        self._settled = threading.Event()
         self._retry_delay = FIRST_RETRY_DELAY
 
     # -- input thread --------------------------------------------------------
@@ -381,6 +389,22 @@ class ChatClient:
                 return
         self.show(Problem("NOT_CONNECTED", "not connected; the line was not sent"))
 
+    def settle(self, timeout: float = QUIT_TIMEOUT) -> None:
+        """Wait until the server has handled every line sent so far and answered.
+
+        Script mode calls it at the end of its input, so the answers to the last
+        commands are shown before `Quit` closes the connection.
+        """
+        deadline = time.monotonic() + timeout
+        while not self._registered and not self.finished.is_set():
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.05)
+        self._settled.clear()
+        self.send(chat.Ping(token=SETTLE_TOKEN))
+        if self._settled.wait(max(deadline - time.monotonic(), 0.0)):
+            time.sleep(SETTLE_GRACE)
+
     def quit(self, reason: str) -> None:
         """Send `Quit`, wait at most `QUIT_TIMEOUT` for the server to close, and finish."""
         self._quitting.set()
@@ -417,6 +441,8 @@ class ChatClient:
                 if isinstance(event, Disconnected):
                     if not self._disconnected(event):
                         return
+                elif isinstance(event, chat.ServerPong) and event.token == SETTLE_TOKEN:
+                    self._settled.set()
                 else:
                     self._apply(event)
         finally:
@@ -809,6 +835,7 @@ def _run_script(args: argparse.Namespace) -> int:
         while line := sys.stdin.readline():
             if not client.handle_line(line) or client.finished.is_set():
                 return
+        client.settle()
         client.quit("")
 
     threading.Thread(target=read_input, name="chat-input", daemon=True).start()
