@@ -71,9 +71,10 @@ __all__ = [
 logger = logging.getLogger("actornet.runtime")
 
 #: Workers running actors at once. Under the GIL only one thread runs Python
-#: code at a time, and handing work between threads costs a switch: one worker
-#: that also polls did 117k socket hops/s where two did 92k (bench/poller.py).
-#: Blocked workers are replaced on demand, so one is enough by default.
+#: code at a time, so a second worker adds no throughput for Python code
+#: (bench/poller.py: 117k vs 92k socket hops/s in one run, 123k vs 131k in
+#: another) but adds a thread and hand-offs. Blocked workers are replaced on
+#: demand, so one is enough by default.
 DEFAULT_WORKERS = 1
 
 #: Upper bound on threads, spares and blocked workers included. Each blocked
