@@ -7,6 +7,7 @@ subclass. Actors are cheap `actornet.Actor`s on a small worker pool.
 import logging
 
 from actornet._client import connect_tcp
+from actornet._connection import format_peer
 from actornet._exceptions import BrokenConnectionError, ClosedConnectionError
 from actornet._limits import Limits
 from actornet._messages import DisconnectReason
@@ -43,6 +44,7 @@ __all__ = [
     "blocking",
     "connect_tcp",
     "default_dispatcher",
+    "format_peer",
     "live_actor_count",
     "live_actors",
     "serve_tcp",

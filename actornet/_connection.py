@@ -83,7 +83,7 @@ class Connection:
 
 
 def format_peer(peer: Any) -> str:
-    """Render a socket address as host:port for log lines."""
+    """Render a socket address as host:port, for log lines; anything else as str()."""
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"{peer[0]}:{peer[1]}"
     return str(peer)

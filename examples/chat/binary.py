@@ -231,7 +231,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         logger.info(
             "%s from %s disconnected: %s",
             self.nick or "(unregistered)",
-            _peer(self.conn_peer),
+            actornet.format_peer(self.conn_peer),
             why,
         )
 
@@ -296,7 +296,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
             self.send(
                 chat.Welcome(version=chat.PROTOCOL_VERSION, nick=granted.nick, server=SERVER_NAME)
             )
-            logger.info("%s registered from %s", granted.nick, _peer(self.conn_peer))
+            logger.info("%s registered from %s", granted.nick, actornet.format_peer(self.conn_peer))
             held, self.held = self.held, []
             for event in held:
                 self._dispatch(event)
@@ -402,13 +402,6 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         if reply is not None:
             with contextlib.suppress(actornet.ClosedConnectionError):
                 self.send(reply)
-
-
-def _peer(address: Any) -> str:
-    """Render a socket address as host:port."""
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)
 
 
 def _clip(text: str, limit: int) -> str:
