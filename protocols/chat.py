@@ -9,7 +9,7 @@ message that tag names, in order; nothing may follow them. Strings are UTF-8
 behind a big-endian length: `Str8` (1-byte length) for names, `Str16` (2-byte
 length) for text. Integers are big-endian and unsigned.
 
-Client to server (tags 0x01-0x0C) and server to client (0x81-0x90):
+Client to server (tags 0x01-0x0C) and server to client (0x81-0x91):
 
 | tag  | message        | fields                                             |
 |------|----------------|----------------------------------------------------|
@@ -41,6 +41,7 @@ Client to server (tags 0x01-0x0C) and server to client (0x81-0x90):
 | 0x8E | `Quitted`      | room Str8, nick Str8, reason Str16                 |
 | 0x8F | `Error`        | code u16, subject Str8, detail Str16               |
 | 0x90 | `Notice`       | text Str16                                         |
+| 0x91 | `NamesEnd`     | room Str8, count u32                               |
 
 The chat's rules (which nicks are valid, rate limits) are not the wire
 format's business: they live with the chat. This module checks only what the
@@ -82,6 +83,7 @@ __all__ = [
     "ListNames",
     "ListRooms",
     "Names",
+    "NamesEnd",
     "NickChanged",
     "Notice",
     "Ping",
@@ -146,6 +148,7 @@ class Tag(enum.Enum):
     QUITTED = 0x8E
     ERROR = 0x8F
     NOTICE = 0x90
+    NAMES_END = 0x91
 
 
 class ErrorCode(enum.IntEnum):
@@ -347,6 +350,14 @@ class Names:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NamesEnd:
+    """Server: the end of a member list of `room`, after `count` nicks in `Names` frames."""
+
+    room: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Topic:
     """Server: the topic of `room` and who set it ("" if nobody has)."""
 
@@ -410,7 +421,7 @@ ClientMessage = (
 )
 ServerMessage = (
     Welcome | NickChanged | Joined | Left | Said | Whispered | RoomInfo | RoomListEnd | Names
-    | Topic | History | ServerPing | ServerPong | Quitted | Error | Notice
+    | NamesEnd | Topic | History | ServerPing | ServerPong | Quitted | Error | Notice
 )
 ChatMessage = ClientMessage | ServerMessage
 
@@ -454,6 +465,7 @@ CODEC = TaggedUnion[ChatMessage](
         Tag.QUITTED: (Quitted, Struct("room" / Str8, "nick" / Str8, "reason" / Str16)),
         Tag.ERROR: (Error, Struct("code" / Int16ub, "subject" / Str8, "detail" / Str16)),
         Tag.NOTICE: (Notice, Struct("text" / Str16)),
+        Tag.NAMES_END: (NamesEnd, Struct("room" / Str8, "count" / Int32ub)),
     },
 )
 """Parse and build every chat message; the construct definitions are the spec."""

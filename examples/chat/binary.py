@@ -27,6 +27,7 @@ from examples.chat.events import (
     MemberLeft,
     MemberQuit,
     MembersAre,
+    MembersDone,
     MessageSaid,
     NickChange,
     PrivateMessage,
@@ -34,12 +35,15 @@ from examples.chat.events import (
     Refused,
     RoomListDone,
     RoomSummary,
+    ServerNotice,
     TopicIs,
 )
 from examples.chat.room import ChangeTopic, EnteredRoom, Exit, Rename, Room, SayIn
 from protocols import FrameTooLarge, chat
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pykka
 
     from actornet import Timer
@@ -71,39 +75,30 @@ _ERROR_CODES = {
 }
 
 
-def to_message(event: ChatEvent) -> chat.ServerMessage:  # noqa: C901, PLR0911 - a lookup table
+_TRANSLATIONS: dict[type[Any], Callable[[Any], chat.ServerMessage]] = {
+    MessageSaid: lambda e: (chat.History if e.replay else chat.Said)(
+        room=e.room, nick=e.nick, text=e.text, time_ms=e.time_ms
+    ),
+    MemberJoined: lambda e: chat.Joined(room=e.room, nick=e.nick),
+    MemberLeft: lambda e: chat.Left(room=e.room, nick=e.nick, reason=e.reason),
+    MemberQuit: lambda e: chat.Quitted(room=e.room, nick=e.nick, reason=e.reason),
+    NickChange: lambda e: chat.NickChanged(room=e.room, old=e.old, new=e.new),
+    PrivateMessage: lambda e: chat.Whispered(
+        sender=e.sender, to=e.to, text=e.text, time_ms=e.time_ms
+    ),
+    TopicIs: lambda e: chat.Topic(room=e.room, topic=e.topic, set_by=e.set_by),
+    MembersAre: lambda e: chat.Names(room=e.room, nicks=" ".join(e.nicks)),
+    MembersDone: lambda e: chat.NamesEnd(room=e.room, count=e.count),
+    RoomSummary: lambda e: chat.RoomInfo(room=e.room, members=e.members, topic=e.topic),
+    RoomListDone: lambda e: chat.RoomListEnd(count=e.count),
+    Refused: lambda e: chat.Error(code=_ERROR_CODES[e.refusal], subject=e.subject, detail=e.detail),
+    ServerNotice: lambda e: chat.Notice(text=e.text),
+}
+
+
+def to_message(event: ChatEvent) -> chat.ServerMessage:
     """Translate a chat event into the protocol's message."""
-    if isinstance(event, MessageSaid):
-        if event.replay:
-            return chat.History(
-                room=event.room, nick=event.nick, text=event.text, time_ms=event.time_ms
-            )
-        return chat.Said(room=event.room, nick=event.nick, text=event.text, time_ms=event.time_ms)
-    if isinstance(event, MemberJoined):
-        return chat.Joined(room=event.room, nick=event.nick)
-    if isinstance(event, MemberLeft):
-        return chat.Left(room=event.room, nick=event.nick, reason=event.reason)
-    if isinstance(event, MemberQuit):
-        return chat.Quitted(room=event.room, nick=event.nick, reason=event.reason)
-    if isinstance(event, NickChange):
-        return chat.NickChanged(room=event.room, old=event.old, new=event.new)
-    if isinstance(event, PrivateMessage):
-        return chat.Whispered(
-            sender=event.sender, to=event.to, text=event.text, time_ms=event.time_ms
-        )
-    if isinstance(event, TopicIs):
-        return chat.Topic(room=event.room, topic=event.topic, set_by=event.set_by)
-    if isinstance(event, MembersAre):
-        return chat.Names(room=event.room, nicks=" ".join(event.nicks))
-    if isinstance(event, RoomSummary):
-        return chat.RoomInfo(room=event.room, members=event.members, topic=event.topic)
-    if isinstance(event, RoomListDone):
-        return chat.RoomListEnd(count=event.count)
-    if isinstance(event, Refused):
-        return chat.Error(
-            code=_ERROR_CODES[event.refusal], subject=event.subject, detail=event.detail
-        )
-    return chat.Notice(text=event.text)
+    return _TRANSLATIONS[type(event)](event)
 
 
 def render(event: ChatEvent) -> bytes:

@@ -11,6 +11,7 @@ import actornet
 from examples.chat import rules
 from examples.chat.events import (
     MembersAre,
+    MembersDone,
     PrivateMessage,
     Refusal,
     Refused,
@@ -169,6 +170,7 @@ class Directory(actornet.Actor):
             room = self.rooms.get(rules.key(message.room))
             if room is None:
                 message.member.deliver(MembersAre(message.room, ()))
+                message.member.deliver(MembersDone(message.room, 0))
             else:
                 actornet.tell_or_drop(room.ref, SendNames(message.member))
         elif isinstance(message, StatsTick):

@@ -103,6 +103,14 @@ class MembersAre:
 
 
 @dataclass(frozen=True, slots=True)
+class MembersDone:
+    """The end of a member list of `room`: `count` nicks in all."""
+
+    room: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class RoomSummary:
     """One room of a room list."""
 
@@ -143,6 +151,7 @@ ChatEvent = (
     | PrivateMessage
     | TopicIs
     | MembersAre
+    | MembersDone
     | RoomSummary
     | RoomListDone
     | Refused

@@ -13,6 +13,7 @@ from examples.chat.events import (
     MemberLeft,
     MemberQuit,
     MembersAre,
+    MembersDone,
     MessageSaid,
     NickChange,
     TopicIs,
@@ -194,3 +195,4 @@ class Room(actornet.Actor):
         nicks = sorted(self.members.values(), key=str.casefold)
         for start in range(0, max(len(nicks), 1), NAMES_PER_EVENT):
             member.deliver(MembersAre(self.name, tuple(nicks[start : start + NAMES_PER_EVENT])))
+        member.deliver(MembersDone(self.name, len(nicks)))

@@ -81,7 +81,7 @@ def join(client: Client, room: str, nick: str) -> list[Any]:
     """Join and return what the joiner received up to the end of the history."""
     client.send(chat.Join(room=room))
     seen = receive_until(client, lambda m: m == chat.Joined(room=room, nick=nick))
-    seen += receive_until(client, lambda m: isinstance(m, chat.Names))
+    seen += receive_until(client, lambda m: isinstance(m, chat.NamesEnd))
     return seen
 
 
@@ -133,13 +133,14 @@ def test_a_joiner_gets_joined_topic_names_then_history_in_that_order() -> None:
         said_texts(ann, 3)
         ben = register(server, "ben")
         ben.send(chat.Join(room="#R"))
-        got = [ben.receive() for _ in range(6)]
-        assert got[:3] == [
+        got = [ben.receive() for _ in range(7)]
+        assert got[:4] == [
             chat.Joined(room="#r", nick="ben"),
             chat.Topic(room="#r", topic="tea", set_by="ann"),
             chat.Names(room="#r", nicks="ann ben"),
+            chat.NamesEnd(room="#r", count=2),
         ]
-        history = [h for h in got[3:] if isinstance(h, chat.History)]
+        history = [h for h in got[4:] if isinstance(h, chat.History)]
         assert [(h.nick, h.text) for h in history] == [("ann", "m0"), ("ann", "m1"), ("ann", "m2")]
         ben.send(chat.Say(room="#r", text="live"))
         assert said_texts(ben, 1) == ["ben:live"]
@@ -219,6 +220,7 @@ def test_leaving_tells_the_room_and_the_room_list_follows() -> None:
         assert ann.receive() == chat.RoomListEnd(count=1)
         ann.send(chat.ListNames(room="#r"))
         assert ann.receive() == chat.Names(room="#r", nicks="ann")
+        assert ann.receive() == chat.NamesEnd(room="#r", count=1)
 
 
 @pytest.mark.parametrize("how", ["quit", "close", "reset"])

@@ -64,6 +64,7 @@ CLASSES: dict[chat.Tag, type[Any]] = {
     chat.Tag.QUITTED: chat.Quitted,
     chat.Tag.ERROR: chat.Error,
     chat.Tag.NOTICE: chat.Notice,
+    chat.Tag.NAMES_END: chat.NamesEnd,
 }
 
 # The wire types the spec names, by the construct object that defines them.
