@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from pykka import ActorRef
 
     from actornet._limits import Limits
-    from actornet._runtime._dispatcher import Dispatcher
     from actornet._runtime._mailbox import Mailbox
     from actornet._runtime._poller import Registration
     from actornet._session import Session
@@ -37,7 +36,6 @@ class Connection:
     """
 
     __slots__ = (
-        "dispatcher",
         "limits",
         "on_closed",
         "peer",
@@ -51,14 +49,13 @@ class Connection:
         "writer_ref",
     )
 
-    def __init__(  # noqa: PLR0913 - a plain record
+    def __init__(
         self,
         *,
         sock: socket.socket,
         peer: Any,
         wire: Wire[Any],
         limits: Limits,
-        dispatcher: Dispatcher,
         on_closed: Callable[[Connection], None] | None,
     ) -> None:
         self.sock = sock
@@ -66,7 +63,6 @@ class Connection:
         self.peer = peer
         self.wire = wire
         self.limits = limits
-        self.dispatcher = dispatcher
         #: Called by the writer once the socket is closed.
         self.on_closed = on_closed
         #: Set by the reader when the session fell behind; cleared by the session.
@@ -119,14 +115,14 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
     except OSError:
         peer = "unknown peer"
     # Readers and writers run on the default dispatcher, whose poller watches
-    # the socket; the session runs wherever its class says.
-    dispatcher = default_dispatcher()
+    # the socket (their timers live there too); the session runs wherever its
+    # class says.
+    poller = default_dispatcher().poller
     connection = Connection(
         sock=sock,
         peer=peer,
         wire=wire,
         limits=limits,
-        dispatcher=dispatcher,
         on_closed=on_closed,
     )
     if on_opened is not None:
@@ -137,7 +133,7 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
         connection.session_inbox = cast("Mailbox", connection.session_ref.actor_inbox)
         connection.session_ref.tell(Connected(connection))
         connection.reader_ref = Reader.start(connection)
-        registration = dispatcher.poller.register(
+        registration = poller.register(
             sock.fileno(),
             connection.reader_ref,
             on_readable=READABLE,

@@ -34,8 +34,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from pykka import ActorDeadError
-
 from actornet._messages import (
     IDLE_CHECK,
     READABLE,
@@ -46,7 +44,7 @@ from actornet._messages import (
     Received,
     ResumeReading,
 )
-from actornet._runtime._actor import Actor
+from actornet._runtime._actor import Actor, tell_or_drop
 from protocols import RemoteProtocolError
 
 if TYPE_CHECKING:
@@ -76,9 +74,7 @@ class Reader(Actor):
         """Arm the idle timer."""
         timeout = self._connection.limits.idle_timeout
         if timeout is not None:
-            self._idle_timer = self._connection.dispatcher.poller.tell_later(
-                timeout, self.actor_ref, IDLE_CHECK
-            )
+            self._idle_timer = self.tell_later(timeout, IDLE_CHECK)
 
     def on_stop(self) -> None:
         """Cancel the idle timer."""
@@ -162,9 +158,7 @@ class Reader(Actor):
             self._end(DisconnectReason.IDLE_TIMEOUT, None)
             return
         remaining = timeout if self._connection.reading_paused else timeout - silent_for
-        self._idle_timer = self._connection.dispatcher.poller.tell_later(
-            remaining, self.actor_ref, IDLE_CHECK
-        )
+        self._idle_timer = self.tell_later(remaining, IDLE_CHECK)
 
     def _end(self, reason: DisconnectReason, error: BaseException | None) -> None:
         self._done = True
@@ -174,7 +168,5 @@ class Reader(Actor):
         self._tell_session(ConnectionEnded(reason, error))
 
     def _tell_session(self, message: object) -> None:
-        try:
-            self._connection.session_ref.tell(message)
-        except ActorDeadError:
+        if not tell_or_drop(self._connection.session_ref, message):
             self._done = True

@@ -15,6 +15,7 @@ from actornet._acceptor import Acceptor
 from actornet._connection import Connection, format_peer
 from actornet._limits import Limits
 from actornet._messages import SHUTDOWN, Close
+from actornet._runtime._actor import tell_or_drop
 
 if TYPE_CHECKING:
     from types import FrameType, TracebackType
@@ -155,19 +156,15 @@ class Server(Generic[EventT]):
         connections = self._snapshot()
         logger.info("shutting down: closing %d connection(s)", len(connections))
         for connection in connections:
-            try:
-                connection.session_ref.tell(SHUTDOWN)
-            except ActorDeadError:
-                connection.writer_ref.tell(Close(abort=False))
+            if not tell_or_drop(connection.session_ref, SHUTDOWN):
+                tell_or_drop(connection.writer_ref, Close(abort=False))
         if not self._all_closed.wait(timeout):
             left = self._snapshot()
             logger.warning(
                 "%d connection(s) did not close within %.1f s; aborting them", len(left), timeout
             )
             for connection in left:
-                try:
-                    connection.writer_ref.tell(Close(abort=True))
-                except ActorDeadError:
+                if not tell_or_drop(connection.writer_ref, Close(abort=True)):
                     self._connection_closed(connection)
         self._stopped.set()
 

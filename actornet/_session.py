@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -22,7 +21,7 @@ from actornet._messages import (
     Shutdown,
     WriterClosed,
 )
-from actornet._runtime._actor import Actor
+from actornet._runtime._actor import Actor, tell_or_drop
 from protocols import RemoteProtocolError
 
 if TYPE_CHECKING:
@@ -77,8 +76,7 @@ class Outbox:
 
     def send_frame(self, frame: bytes) -> None:
         """Queue an encoded frame (or several, concatenated) for sending."""
-        with contextlib.suppress(ActorDeadError):
-            self._writer_ref.tell(Send(frame))
+        tell_or_drop(self._writer_ref, Send(frame))
 
 
 class Session(Actor, Generic[EventT]):
@@ -226,8 +224,7 @@ class Session(Actor, Generic[EventT]):
             and len(self.actor_inbox) <= connection.limits.read_low_water
         ):
             connection.reading_paused = False
-            with contextlib.suppress(ActorDeadError):
-                connection.reader_ref.tell(RESUME_READING)
+            tell_or_drop(connection.reader_ref, RESUME_READING)
 
     def _conn_call_hook(self, hook: Any, *args: Any) -> None:
         try:

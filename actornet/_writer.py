@@ -42,8 +42,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pykka import ActorDeadError
-
 from actornet._messages import (
     CLOSE_DEADLINE,
     WRITER_CLOSED,
@@ -54,7 +52,7 @@ from actornet._messages import (
     Send,
     Writable,
 )
-from actornet._runtime._actor import Actor
+from actornet._runtime._actor import Actor, tell_or_drop
 
 if TYPE_CHECKING:
     from actornet._connection import Connection
@@ -218,9 +216,7 @@ class Writer(Actor):
             # The session already asked to close: nothing is left to flush.
             self._close_socket(reset=True)
             return
-        try:
-            self._connection.session_ref.tell(ConnectionEnded(reason, error))
-        except ActorDeadError:
+        if not tell_or_drop(self._connection.session_ref, ConnectionEnded(reason, error)):
             self._close_socket(reset=True)
 
     def _begin_close(self, *, abort: bool) -> None:
@@ -231,9 +227,7 @@ class Writer(Actor):
             self._close_socket(reset=abort or self._failed)
             return
         if self._deadline is None:
-            self._deadline = self._connection.dispatcher.poller.tell_later(
-                self._connection.limits.close_timeout, self.actor_ref, CLOSE_DEADLINE
-            )
+            self._deadline = self.tell_later(self._connection.limits.close_timeout, CLOSE_DEADLINE)
         self._flush()
 
     def _close_socket(self, *, reset: bool = False) -> None:
@@ -260,8 +254,7 @@ class Writer(Actor):
         self._sock.close()
         self._queue.clear()
         self._queued = 0
-        with contextlib.suppress(ActorDeadError):
-            connection.session_ref.tell(WRITER_CLOSED)
+        tell_or_drop(connection.session_ref, WRITER_CLOSED)
         if connection.on_closed is not None:
             try:
                 connection.on_closed(connection)

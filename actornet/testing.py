@@ -26,7 +26,7 @@ from actornet._messages import (
     Received,
     Send,
 )
-from actornet._runtime._actor import Actor, default_dispatcher
+from actornet._runtime._actor import Actor
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -177,7 +177,6 @@ class SessionHarness(Generic[EventT]):
             peer=peer,
             wire=wire,
             limits=limits or Limits(idle_timeout=None),
-            dispatcher=default_dispatcher(),
             on_closed=None,
         )
         connection.sock.close()
