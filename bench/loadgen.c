@@ -513,9 +513,10 @@ static int run_chat(const char *host, int port, int conns, int senders, size_t s
     double elapsed = (double)(now_ns() - started) / 1e9;
     lat_n = chat_lat_n;
     qsort(lat, lat_n, sizeof(uint64_t), cmp_u64);
-    printf("rate=%.0f p50_us=%.1f p99_us=%.1f count=%llu errors=%llu joined=%d lost=%llu "
+    printf("rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f count=%llu errors=%llu joined=%d "
+           "lost=%llu "
            "order_errors=%llu rate_limited=%llu stalls=%llu\n",
-           (double)count / elapsed, percentile_us(0.50), percentile_us(0.99),
+           (double)count / elapsed, percentile_us(0.50), percentile_us(0.99), percentile_us(1.0),
            (unsigned long long)count, (unsigned long long)errors, joined,
            (unsigned long long)chat_lost, (unsigned long long)chat_order_errors,
            (unsigned long long)chat_rate_limited, (unsigned long long)chat_stalls);
@@ -641,8 +642,9 @@ int main(int argc, char **argv) {
         usleep((useconds_t)(seconds * 1e6));
     } else {
         qsort(lat, lat_n, sizeof(uint64_t), cmp_u64);
-        printf("rate=%.0f p50_us=%.1f p99_us=%.1f count=%llu errors=%llu\n",
+        printf("rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f count=%llu errors=%llu\n",
                (double)count / elapsed, percentile_us(0.50), percentile_us(0.99),
+               percentile_us(1.0),
                (unsigned long long)count, (unsigned long long)errors);
     }
     for (int i = 0; i < conns; i++)
