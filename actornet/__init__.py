@@ -17,10 +17,11 @@ from actornet._runtime._actor import (
     set_default_dispatcher,
     tell_or_drop,
 )
-from actornet._runtime._dispatcher import Dispatcher, DispatcherStatistics, blocking
+from actornet._runtime._dispatcher import Dispatcher, DispatcherStatistics
 from actornet._runtime._future import DispatchedFuture
 from actornet._runtime._poller import Poller, Registration, Timer
 from actornet._runtime._registry import live_actor_count, live_actors, stop_all
+from actornet._runtime._worker import blocking
 from actornet._server import Server, serve_tcp
 from actornet._session import Outbox, Session
 from actornet._writer import WriterStatistics

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from actornet._connection import open_connection
 from actornet._limits import Limits
-from actornet._runtime._dispatcher import blocking
+from actornet._runtime._worker import blocking
 
 if TYPE_CHECKING:
     from pykka import ActorRef

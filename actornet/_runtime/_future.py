@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pykka import Future, Timeout
 
-from actornet._runtime._dispatcher import current_worker
+from actornet._runtime._worker import current_worker
 
 if TYPE_CHECKING:
     from pykka._future import GetHookFunc

@@ -143,10 +143,11 @@ class Mailbox:
                 actor._actor_run_turn(limit)
         finally:
             self._scheduled.release()
-        # A put that raced with the end of the turn saw the flag held and did
-        # not schedule; whoever wins the flag now does it.
+        # Messages left, or a put that raced with the end of the turn and saw
+        # the flag held: whoever wins the flag now queues the actor, at the
+        # back, behind the actors that waited meanwhile.
         if not self.empty() and self._scheduled.acquire(blocking=False):
-            self._dispatcher.schedule(self)
+            self._dispatcher.requeue(self)
 
     def _drain_dead(self) -> None:
         while not self.empty():

@@ -29,6 +29,9 @@ class FakeDispatcher:
     def schedule(self, mailbox: Mailbox) -> None:
         self.scheduled.append(mailbox)
 
+    def requeue(self, mailbox: Mailbox) -> None:
+        self.scheduled.append(mailbox)
+
 
 class FakeActor:
     """Takes up to `limit` envelopes per turn and records their messages."""
