@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pykka import ActorRef
 
     from actornet._limits import Limits
+    from actornet._outgoing import Outgoing
     from actornet._runtime._mailbox import Mailbox
     from actornet._runtime._poller import Registration
     from actornet._session import Session
@@ -38,6 +39,7 @@ class Connection:
     __slots__ = (
         "limits",
         "on_closed",
+        "outgoing",
         "peer",
         "reader_ref",
         "reading_paused",
@@ -71,6 +73,9 @@ class Connection:
         self.registration: Registration | None = None
         self.reader_ref: ActorRef[Reader]
         self.writer_ref: ActorRef[Writer]
+        #: Frames on their way to the writer, from the session or any actor;
+        #: created by the writer.
+        self.outgoing: Outgoing
         self.session_ref: ActorRef[Any]
         self.session_inbox: Mailbox
 

@@ -101,9 +101,20 @@ RESUME_READING = ResumeReading()
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Queue encoded bytes (one or more whole frames) for sending."""
+    """Queue encoded bytes (one or more whole frames) for sending.
+
+    The connection's own senders use its `Outgoing` list instead, which costs a
+    list append; `Send` is for code that holds only the writer's ref.
+    """
 
     data: bytes
+
+
+class FlushOutgoing(_Singleton):
+    """Frames wait in the connection's `Outgoing` list: take and send them."""
+
+
+FLUSH_OUTGOING = FlushOutgoing()
 
 
 @dataclass(frozen=True, slots=True)

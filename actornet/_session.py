@@ -17,7 +17,6 @@ from actornet._messages import (
     ConnectionEnded,
     DisconnectReason,
     Received,
-    Send,
     Shutdown,
     WriterClosed,
 )
@@ -27,10 +26,9 @@ from protocols import RemoteProtocolError
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from pykka import ActorRef
-
     from actornet._connection import Connection
     from actornet._limits import Limits
+    from actornet._outgoing import Outgoing
     from protocols import Encoder, Wire
 
 __all__ = ["Outbox", "Session"]
@@ -56,6 +54,10 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
+# States in which send() queues frames.
+_SENDING = frozenset({_State.OPEN, _State.DISCONNECTING})
+
+
 class Outbox:
     """Handle that queues encoded frames on one connection, from any actor or thread.
 
@@ -64,10 +66,10 @@ class Outbox:
     connection closed are dropped silently: a room need not track closings.
     """
 
-    __slots__ = ("_writer_ref", "peer")
+    __slots__ = ("_outgoing", "peer")
 
-    def __init__(self, writer_ref: ActorRef[Any], peer: Any) -> None:
-        self._writer_ref = writer_ref
+    def __init__(self, outgoing: Outgoing, peer: Any) -> None:
+        self._outgoing = outgoing
         #: The peer's address.
         self.peer = peer
 
@@ -76,7 +78,7 @@ class Outbox:
 
     def send_frame(self, frame: bytes) -> None:
         """Queue an encoded frame (or several, concatenated) for sending."""
-        tell_or_drop(self._writer_ref, Send(frame))
+        self._outgoing.put(frame)
 
 
 class Session(Actor, Generic[EventT]):
@@ -168,12 +170,13 @@ class Session(Actor, Generic[EventT]):
         Raises:
             ClosedConnectionError: if the connection was closed or is closing.
         """
-        if self._conn_state not in (_State.OPEN, _State.DISCONNECTING) or self._conn is None:
+        connection = self._conn
+        if (
+            connection is None
+            or self._conn_state not in _SENDING
+            or not connection.outgoing.put(frame)
+        ):
             raise ClosedConnectionError(self._closed_message())
-        try:
-            self._conn.writer_ref.tell(Send(frame))
-        except ActorDeadError as exc:
-            raise ClosedConnectionError(self._closed_message()) from exc
 
     def close(self) -> None:
         """Flush what was sent, then close the connection.
@@ -206,7 +209,7 @@ class Session(Actor, Generic[EventT]):
         self.conn_peer = connection.peer
         self.conn_limits = connection.limits
         self.conn_wire = connection.wire
-        self.conn_outbox = Outbox(connection.writer_ref, connection.peer)
+        self.conn_outbox = Outbox(connection.outgoing, connection.peer)
         self._conn_encoder = connection.wire.encoder()
         self._conn_state = _State.OPEN
         logger.info("connection from %s opened", format_peer(connection.peer))

@@ -2,15 +2,14 @@
 
 Theory of operation
 -------------------
-`Send` messages carry encoded bytes (the session encodes, so an encoding error
-surfaces in the code that sent the message; a broadcast is encoded once and the
-same bytes object goes to every member's writer). The writer appends them to a
-queue and flushes with one `sendmsg` over up to `_IOV_MAX` queued buffers, so
-frames that arrive together leave together.
-
-It flushes when its mailbox is empty or when `_FLUSH_BYTES` are queued: the
-first lets every `Send` already waiting join the same system call, the second
-keeps a writer whose mailbox never empties from queueing without bound.
+Senders encode (so an encoding error surfaces in the code that sent the frame;
+a broadcast is encoded once and the same bytes object goes to every member) and
+append the bytes to the connection's `Outgoing` list, which tells the writer
+`FLUSH_OUTGOING` once per batch (see `_outgoing.py`). The writer moves every
+waiting frame to its send queue and flushes with one `sendmsg` over up to
+`_IOV_MAX` queued buffers, so frames that pile up together leave together.
+`Send` messages (bytes told to the writer's ref) join the same queue; the writer
+flushes them when its mailbox is empty or `_FLUSH_BYTES` are queued.
 
 When the kernel's send buffer is full (`BlockingIOError`), the writer re-arms the
 poller's output edge, tries once more (the buffer may have drained between the
@@ -49,9 +48,11 @@ from actornet._messages import (
     CloseDeadline,
     ConnectionEnded,
     DisconnectReason,
+    FlushOutgoing,
     Send,
     Writable,
 )
+from actornet._outgoing import Outgoing
 from actornet._runtime._actor import Actor, tell_or_drop
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class Writer(Actor):
     def __init__(self, connection: Connection) -> None:
         super().__init__()
         self._connection = connection
+        connection.outgoing = Outgoing(self.actor_ref)
         self._sock = connection.sock
         self._queue: deque[bytes | memoryview] = deque()
         self._queued = 0
@@ -108,10 +110,27 @@ class Writer(Actor):
             queued_bytes=self._queued, sent_bytes=self._sent, dropped_frames=self._dropped
         )
 
+    def _handle_receive(self, message: Any) -> Any:
+        # Frames waiting in Outgoing were put before this message was told:
+        # they go first, whatever the message.
+        # A FlushOutgoing always takes, even when nothing waits: taking is
+        # what clears the notification (see _outgoing.py).
+        outgoing = self._connection.outgoing
+        notified = type(message) is FlushOutgoing
+        if notified or len(outgoing):
+            frames = outgoing.take()
+            for frame in frames:
+                self._queue_frame(frame, flush=False)
+            if frames and not self._waiting_writable and type(message) is not Close:
+                self._flush()
+            if notified:
+                return None
+        return super()._handle_receive(message)
+
     def on_receive(self, message: Any) -> Any:
         """Queue, flush and close as the messages say."""
         if isinstance(message, Send):
-            self._queue_frame(message.data)
+            self._queue_frame(message.data, flush=self.actor_inbox.empty())
         elif isinstance(message, Writable):
             self._waiting_writable = False
             self._flush()
@@ -138,7 +157,7 @@ class Writer(Actor):
         """Close the socket; the failure itself is logged by the runtime."""
         self._close_socket(reset=True)
 
-    def _queue_frame(self, data: bytes) -> None:
+    def _queue_frame(self, data: bytes, *, flush: bool) -> None:
         if self._closed or self._failed:
             self._dropped += 1
             return
@@ -161,9 +180,7 @@ class Writer(Actor):
             return
         self._queue.append(data)
         self._queued += len(data)
-        if not self._waiting_writable and (
-            self._queued >= _FLUSH_BYTES or self.actor_inbox.empty()
-        ):
+        if not self._waiting_writable and (flush or self._queued >= _FLUSH_BYTES):
             self._flush()
 
     def _flush(self) -> None:
@@ -241,9 +258,10 @@ class Writer(Actor):
         if self._closed:
             return
         self._closed = True
+        connection = self._connection
+        connection.outgoing.closed = True
         if self._deadline is not None:
             self._deadline.cancel()
-        connection = self._connection
         if connection.registration is not None:
             connection.registration.close()
         with contextlib.suppress(OSError):  # already reset, or never connected

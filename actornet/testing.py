@@ -23,9 +23,11 @@ from actornet._messages import (
     Connected,
     ConnectionEnded,
     DisconnectReason,
+    FlushOutgoing,
     Received,
     Send,
 )
+from actornet._outgoing import Outgoing
 from actornet._runtime._actor import Actor
 
 if TYPE_CHECKING:
@@ -124,24 +126,36 @@ class BlockingClient(Generic[EventT]):
 class _RecordingWriter(Actor):
     """Stands in for a writer: decodes what the session sends into a queue."""
 
-    def __init__(self, wire: Wire[Any], sent: queue.Queue[Any], closed: threading.Event) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        sent: queue.Queue[Any],
+        closed: threading.Event,
+    ) -> None:
         super().__init__()
-        self._decoder = wire.decoder()
+        self._outgoing = connection.outgoing = Outgoing(self.actor_ref)
+        self._decoder = connection.wire.decoder()
         self._sent = sent
         self._closed = closed
         self.session_ref: ActorRef[Any] | None = None
 
     def on_receive(self, message: Any) -> None:
-        if isinstance(message, Send):
-            self._decoder.receive_data(message.data)
-            for event in self._decoder.events():
-                self._sent.put(event)
+        if isinstance(message, FlushOutgoing):
+            for frame in self._outgoing.take():
+                self._record(frame)
+        elif isinstance(message, Send):
+            self._record(message.data)
         elif isinstance(message, Close):
             self._closed.set()
             if self.session_ref is not None:
                 with contextlib.suppress(Exception):
                     self.session_ref.tell(WRITER_CLOSED)
             self.stop()
+
+    def _record(self, frame: bytes) -> None:
+        self._decoder.receive_data(frame)
+        for event in self._decoder.events():
+            self._sent.put(event)
 
 
 class _IdleReader(Actor):
@@ -180,7 +194,7 @@ class SessionHarness(Generic[EventT]):
             on_closed=None,
         )
         connection.sock.close()
-        writer = _RecordingWriter.start(wire, self._sent, self._closed)
+        writer = _RecordingWriter.start(connection, self._sent, self._closed)
         connection.writer_ref = writer  # type: ignore[assignment]
         connection.reader_ref = _IdleReader.start()  # type: ignore[assignment]
         session_ref = session_class.start(*session_args, **(session_kwargs or {}))

@@ -1,0 +1,74 @@
+"""Outgoing: the frames on their way from any actor to one connection's writer.
+
+Theory of operation
+-------------------
+A room broadcasting to a thousand members would pay a mailbox message per
+member per frame if it told each writer `Send`. Instead every connection has one
+`Outgoing` list: senders append encoded frames to it, and only the append that
+finds the writer not yet notified tells it `FLUSH_OUTGOING`. The writer takes
+every frame waiting at once, so a broadcast costs each member one list append,
+and a writer sends everything that piled up in one system call.
+
+Order: frames from one sender keep their order, and a `Close` or other message
+told after a frame reaches the writer after the frame, because the writer takes
+the waiting frames before it handles any message.
+
+Thread safety, under the GIL: senders only append; the writer only deletes the
+prefix it has taken (`del frames[:n]`, one atomic operation), so a frame
+appended meanwhile stays. The writer clears the notified flag *before* taking,
+so a sender that appends after the take sees the flag cleared and notifies
+again: no frame waits without a notification on its way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pykka._envelope import Envelope
+
+from actornet._messages import FLUSH_OUTGOING
+
+if TYPE_CHECKING:
+    from pykka import ActorRef
+
+__all__ = ["Outgoing"]
+
+
+class Outgoing:
+    """Frames queued for one writer by any number of senders, in order."""
+
+    __slots__ = ("_frames", "_notified", "_writer_inbox", "closed")
+
+    def __init__(self, writer_ref: ActorRef[Any]) -> None:
+        self._frames: list[bytes] = []
+        self._notified = False
+        self._writer_inbox = writer_ref.actor_inbox
+        #: Set by the writer once it sends no more; later frames are refused.
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __repr__(self) -> str:
+        return f"<Outgoing {len(self._frames)} frames{' closed' if self.closed else ''}>"
+
+    def put(self, frame: bytes) -> bool:
+        """Queue an encoded frame for the writer; False if it sends no more."""
+        if self.closed:
+            return False
+        self._frames.append(frame)
+        if not self._notified:
+            self._notified = True
+            self._writer_inbox.put(Envelope(FLUSH_OUTGOING))
+        return True
+
+    def take(self) -> list[bytes]:
+        """Remove and return every waiting frame, oldest first; the writer's call."""
+        self._notified = False
+        frames = self._frames
+        count = len(frames)
+        if not count:
+            return []
+        taken = frames[:count]
+        del frames[:count]
+        return taken
