@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 The poller tells the reader `Readable` on an input edge. The reader re-arms the
-edge first, then calls `recv` until the socket would block, feeding each chunk
+edge first, then calls `recv` until the socket is drained (a short read, or one
+that would block; see `Poller` for the hang-up case), feeding each chunk
 to its Decoder and telling the session every complete event of that chunk in
 one `Received` message (one mailbox hand-off per read, not per frame).
 
@@ -48,6 +49,8 @@ from actornet._runtime._actor import Actor, tell_or_drop
 from protocols import RemoteProtocolError
 
 if TYPE_CHECKING:
+    import socket
+
     from actornet._connection import Connection
     from actornet._runtime._poller import Timer
 
@@ -100,18 +103,15 @@ class Reader(Actor):
         if self._done or connection.reading_paused:
             return
         sock = connection.sock
+        registration = connection.registration
         session_inbox = connection.session_inbox
         high_water = connection.limits.read_high_water
         receive_size = connection.limits.receive_size
         for _ in range(_MAX_RECVS_PER_TURN):
             if len(session_inbox) >= high_water and self._pause():
                 return
-            try:
-                data = sock.recv(receive_size)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                self._end(DisconnectReason.CONNECTION_BROKEN, exc)
+            data = self._recv(sock, receive_size)
+            if data is None:
                 return
             if data:
                 self._last_input = time.monotonic()
@@ -121,8 +121,22 @@ class Reader(Actor):
             if not data:
                 self._end(DisconnectReason.PEER_CLOSED, None)
                 return
+            if len(data) < receive_size and not (registration and registration.hung_up):
+                # A short read drained the socket: the next recv would only
+                # raise BlockingIOError, and new input raises a new edge.
+                return
         # Input may remain, and no new edge will announce it: come back later.
         self.actor_ref.tell(READABLE)
+
+    def _recv(self, sock: socket.socket, size: int) -> bytes | None:
+        """Return what one recv gives, or None if it would block or the connection broke."""
+        try:
+            return sock.recv(size)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            self._end(DisconnectReason.CONNECTION_BROKEN, exc)
+            return None
 
     def _deliver(self) -> bool:
         """Tell the session every complete event; False once the input is rejected."""

@@ -15,7 +15,10 @@ system call. The contract for a target is therefore:
 
 1. on the notification, call `arm_readable()` *first*,
 2. then read until the socket would block (or stop reading on purpose, and try
-   again later on its own; no edge comes for data that is already there).
+   again later on its own; no edge comes for data that is already there). A
+   stream socket's read that returns less than it asked for has drained the
+   buffer too, unless `Registration.hung_up` is set: an end of stream that
+   arrived with the data raises no further edge, so read on until it shows.
 
 Timers live in a heap beside the descriptors; `poll()` waits no longer than the
 earliest deadline and delivers due timer messages the same way.
@@ -50,6 +53,7 @@ logger = logging.getLogger("actornet.runtime")
 _EPOLL = getattr(select, "epoll", None)
 _READ_EVENTS = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 _WRITE_EVENTS = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
+_HANG_UP_EVENTS = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 
 # epoll_wait returns at most this many events per call; more wait for the next
 # call. 1,024 is what libuv and Go use per netpoll.
@@ -65,6 +69,7 @@ class Registration:
     __slots__ = (
         "_poller",
         "fd",
+        "hung_up",
         "on_readable",
         "on_writable",
         "read_inbox",
@@ -96,6 +101,9 @@ class Registration:
         self.readable_armed = on_readable is not None
         #: Whether the next output edge is delivered.
         self.writable_armed = on_writable is not None
+        #: Set once an edge reported a hang-up or an error: the peer's side is
+        #: closed, so a read that returns less than asked is not the last one.
+        self.hung_up = False
 
     def __repr__(self) -> str:
         return f"<Registration fd={self.fd}>"
@@ -329,6 +337,8 @@ class Poller:
                     with contextlib.suppress(BlockingIOError):
                         os.eventfd_read(self._wake_fd)
                 continue
+            if mask & _HANG_UP_EVENTS:
+                registration.hung_up = True
             if mask & _READ_EVENTS and registration.readable_armed:
                 registration.readable_armed = False
                 registration.read_inbox.put(Envelope(registration.on_readable))
