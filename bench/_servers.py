@@ -1,24 +1,32 @@
-"""Run servers and the C load generator as subprocesses, pinned to separate cores."""
+"""Run servers and the C load generator as subprocesses, each pinned to its own core."""
 
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "bench" / ".build"
-SERVER_CORE = "0"
-LOADGEN_CORE = "1"
+SERVER_CORE = 0
+LOADGEN_CORE = 1
+#: Seconds a server may take to print its `listening on` line.
+START_TIMEOUT = 60.0
+#: Seconds a server may take to exit after SIGTERM before it is killed.
+STOP_TIMEOUT = 15.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def build_loadgen() -> Path:
@@ -34,9 +42,21 @@ def build_loadgen() -> Path:
     return binary
 
 
-def _pinned(core: str, argv: Sequence[str]) -> list[str]:
+def pinning_problem(cores: Sequence[int]) -> str | None:
+    """Say why processes cannot be pinned to each of `cores`, or return None if they can."""
+    if shutil.which("taskset") is None:
+        return "taskset is not installed"
+    allowed = os.sched_getaffinity(0)
+    missing = [core for core in cores if core not in allowed]
+    if missing:
+        return f"core(s) {missing} not available to this process (allowed: {sorted(allowed)})"
+    return None
+
+
+def _pinned(core: int, argv: Sequence[str]) -> list[str]:
+    """Prefix argv with taskset when pinning is possible (taskset execs: same PID)."""
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", core, *argv]
+        return ["taskset", "-c", str(core), *argv]
     return list(argv)
 
 
@@ -48,39 +68,100 @@ def free_port() -> int:
         return port
 
 
+def _forward_lines(stream: IO[str], lines: queue.Queue[str]) -> None:
+    """Pass the first line on, then read and drop the rest so the pipe never fills."""
+    lines.put(stream.readline())
+    for _ in stream:
+        pass
+
+
+def first_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """Return the first line a process prints on stdout ("" if none within `timeout` s).
+
+    Whatever it prints afterwards is read and dropped.
+    """
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_forward_lines, args=(process.stdout, lines), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        return ""
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Stop one process by its PID: SIGTERM, then SIGKILL after STOP_TIMEOUT."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
-def running_server(module_argv: Sequence[str], port: int) -> Iterator[subprocess.Popen[str]]:
-    """Start `python -m ...` pinned to the server core; yield once it listens."""
-    argv = _pinned(SERVER_CORE, [sys.executable, "-m", *module_argv, "--port", str(port)])
+def running_server(
+    module_argv: Sequence[str], port: int, core: int = SERVER_CORE
+) -> Iterator[subprocess.Popen[str]]:
+    """Start `python -m ...` on 127.0.0.1 pinned to `core`; yield once it listens."""
+    argv = [sys.executable, "-m", *module_argv, "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        _pinned(core, argv), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
+        line = first_line(process, START_TIMEOUT)
         if "listening" not in line:
             raise RuntimeError(f"{' '.join(module_argv)} did not start: {line!r}")
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
-def run_loadgen(args: Sequence[str], timeout: float) -> dict[str, float]:
-    """Run the load generator pinned to its core; return its key=value output."""
-    argv = _pinned(LOADGEN_CORE, [str(build_loadgen()), *args])
-    result = subprocess.run(
-        argv, capture_output=True, text=True, timeout=timeout, check=True
-    )
-    return parse_pairs(result.stdout)
+@dataclass(frozen=True)
+class LoadgenRun:
+    """What one load generator run printed, and the CPU it used."""
+
+    result: dict[str, float]
+    cpu_seconds: float
+    wall_seconds: float
+
+
+def start_loadgen(args: Sequence[str], core: int) -> subprocess.Popen[str]:
+    """Start the load generator pinned to `core`, its stdout a pipe; stop it with `stop()`."""
+    argv = _pinned(core, [str(build_loadgen()), *args])
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+
+
+def run_loadgen_measured(args: Sequence[str], timeout: float, core: int) -> LoadgenRun:
+    """Run the load generator pinned to `core`; return its output and its own CPU time.
+
+    It is killed (by PID) if it is still running after `timeout` seconds.
+    """
+    started = time.monotonic()
+    process = start_loadgen(args, core)
+    watchdog = threading.Timer(timeout, process.kill)
+    watchdog.start()
+    try:
+        # wait4 reaps the child and reports its rusage; its output is one short
+        # line, so it cannot block on a full pipe before it exits.
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        watchdog.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - started
+    assert process.stdout is not None
+    output = process.stdout.read()
+    process.stdout.close()
+    if process.returncode != 0:
+        raise RuntimeError(f"loadgen {' '.join(args)} exited with {process.returncode}")
+    return LoadgenRun(parse_pairs(output), usage.ru_utime + usage.ru_stime, wall)
+
+
+def run_loadgen(args: Sequence[str], timeout: float, core: int = LOADGEN_CORE) -> dict[str, float]:
+    """Run the load generator pinned to `core`; return its key=value output."""
+    return run_loadgen_measured(args, timeout, core).result
 
 
 def parse_pairs(line: str) -> dict[str, float]:
@@ -90,6 +171,15 @@ def parse_pairs(line: str) -> dict[str, float]:
         key, _, value = item.partition("=")
         pairs[key] = float(value)
     return pairs
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return user + system CPU seconds used so far by a process and all its threads."""
+    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    # Fields after the parenthesised command name start at field 3; utime and
+    # stime are fields 14 and 15.
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
 def rss_kib(pid: int) -> int:

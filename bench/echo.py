@@ -1,172 +1,441 @@
-"""Echo and relay servers: actornet's examples against asyncio streams, same run.
+"""Echo and relay servers: actornet's examples beside two asyncio servers, same run.
 
-Both sides speak 4-byte big-endian length + payload. Each server runs in its own
-process pinned to core 0; the load comes from bench/loadgen.c (one epoll thread,
-compiled on first use) pinned to core 1, which checks every byte it gets back.
+Three servers, each speaking 4-byte big-endian length + payload:
 
-Measurements, each the median of --repeat runs, alternating servers:
+* actornet: `python -m examples.echo` / `examples.relay`, defaults except
+  `--log-level WARNING` (so its connection limit is its own default);
+* asyncio streams (bench/peers/asyncio_streams.py, a task per connection,
+  `readexactly()` per frame): the baseline every ratio is taken against;
+* asyncio Protocol (bench/peers/asyncio_protocol.py, every complete frame of a
+  read handled at once and answered with one write per connection, in relay
+  one write per member): the ceiling. It is there to show the load generator
+  had headroom: where it runs well ahead of the others, the load generator did
+  not cap them.
 
-* echo, 100 connections x 4 frames in flight x 64-byte payloads: round trips/s
-* echo, 1,000 connections x 1 frame in flight x 512 bytes: round trips/s
-* echo latency, 1 connection, 1 frame in flight: p50 and p99
-* idle memory: RSS growth per connection holding --idle connections, after one
-  echo on each (all must answer)
-* relay, 100 clients of which 10 send: deliveries/s and delivery latency
+Where things run: every server is a process of its own on 127.0.0.1, pinned to
+one core with taskset; the load comes from bench/loadgen.c (one epoll thread,
+compiled on first use, checks every byte it gets back) pinned to the other core.
+These VMs favour one core over the other, so the whole table is measured both
+ways round, one table per pinning: the server on each core of --server-cores in
+turn (default 0 then 1), the load generator on the lowest other core.
 
-Run: python -m bench.echo [--repeat 3] [--seconds 5] [--idle 15000] [--quick]
+Loads, each run against the servers in turn (A B C A B C ...), each cell the
+median of --repeat runs of --seconds:
+
+* echo, 100 connections x 4 frames in flight x 64-byte payloads;
+* echo, 1,000 connections x 1 frame in flight x 512 bytes;
+* relay, 100 clients of which 10 send 64-byte frames (each at most 64
+  outstanding): every client receives every frame, deliveries counted;
+* latency: echo, 1 connection, 1 frame in flight, 64 bytes;
+* idle memory: --idle connections opened and held, one echo on each; RSS growth
+  of the server divided by the connections that answered, and how many did.
+
+How to read a table. rate: round trips (echo) or deliveries (relay) per second.
+"x streams": the ratio to asyncio streams in the same run from the medians,
+>1 is better (rate ratio; for idle memory, streams' KiB over this server's).
+p50, p99 and max: round-trip or delivery latency in microseconds, as the load
+generator measured it. "CPU us/op": the server process's user + system CPU
+(all its threads, /proc/PID/stat) from just before to just after the load
+generator ran, divided by the operations it counted; it includes accepting the
+connections. "loadgen CPU": the load generator's own CPU time as a share of the
+measured seconds; near 100% the load generator is the limit, and a note below
+the table says so, as it does when a server comes within 10% of the ceiling.
+"errors": corrupt or unexpected bytes and failed or closed connections, summed
+over the runs; a cell with errors is not a valid measurement.
+
+Targets, each per pinning and against asyncio streams: echo 100x4x64 >= 2.0x;
+echo 1,000x1x512 >= 1.5x with p99 at or below streams'; relay >= 2.5x; idle at
+most 5 KiB per connection with every connection answered.
+
+Run: python -m bench.echo [--repeat 3] [--seconds 5] [--idle 15000]
+                          [--server-cores 0,1] [--quick]
+--quick: 1 repeat, 2 s, 2,000 idle connections, only the first pinning (under a
+minute). A full run is 72 load runs and 18 idle runs, each in a fresh server
+process: roughly 15 minutes. Idle runs take 20-45 s each: opening 15,000
+connections takes the load generator most of that, and when a server refuses
+some it waits its full 30 s for answers that never come.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import statistics
-import subprocess
 import sys
 import time
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bench._common import format_table
 from bench._servers import (
-    LOADGEN_CORE,
     build_loadgen,
+    cpu_seconds,
+    first_line,
     free_port,
     parse_pairs,
-    run_loadgen,
+    pinning_problem,
+    run_loadgen_measured,
     running_server,
+    start_loadgen,
+    stop,
     wait_for_rss_to_settle,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-ECHO_SERVERS = {
-    "actornet": ["examples.echo", "--max-connections", "20000", "--log-level", "WARNING"],
-    "asyncio": ["bench.peers.asyncio_streams", "echo"],
+HOST = "127.0.0.1"
+ACTORNET = "actornet"
+BASELINE = "asyncio streams"
+CEILING = "asyncio Protocol (ceiling)"
+#: Per server: `python -m` arguments for echo and for relay (the port is added).
+SERVERS: dict[str, dict[str, list[str]]] = {
+    ACTORNET: {
+        "echo": ["examples.echo", "--log-level", "WARNING"],
+        "relay": ["examples.relay", "--log-level", "WARNING"],
+    },
+    BASELINE: {
+        "echo": ["bench.peers.asyncio_streams", "echo"],
+        "relay": ["bench.peers.asyncio_streams", "relay"],
+    },
+    CEILING: {
+        "echo": ["bench.peers.asyncio_protocol", "echo"],
+        "relay": ["bench.peers.asyncio_protocol", "relay"],
+    },
 }
-RELAY_SERVERS = {
-    "actornet": ["examples.relay", "--max-connections", "20000", "--log-level", "WARNING"],
-    "asyncio": ["bench.peers.asyncio_streams", "relay"],
-}
+#: Seconds the idle load generator would hold its connections; it is stopped
+#: as soon as the server's memory has been read.
+IDLE_HOLD = 120
+#: Seconds the idle load generator may take to report (it waits up to 30 s for answers).
+IDLE_REPORT_TIMEOUT = 180.0
+#: Load generator CPU share above which its figures may be its own limit.
+LOADGEN_BUSY = 90.0
+#: A server this close to the ceiling's rate may be capped by the load generator.
+NEAR_CEILING = 0.9
+IDLE_TARGET_KIB = 5.0
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """One line of the table: what to run and which figure to keep."""
+class Load:
+    """One load of the table: the load generator's mode and arguments."""
 
-    name: str
-    servers: dict[str, list[str]]
-    loadgen: list[str]
     key: str
+    title: str
+    mode: str
+    args: tuple[int, int, int]
     unit: str
-    _: KW_ONLY
-    higher_is_better: bool
+    throughput: bool = True
 
 
-def _measure(scenario: Scenario, server: str, seconds: float) -> float:
+LOADS = (
+    Load("echo_pipelined", "echo 100 conns x 4 in flight x 64 B", "echo", (100, 4, 64),
+         "round trips/s"),
+    Load("echo_1000", "echo 1,000 conns x 1 in flight x 512 B", "echo", (1000, 1, 512),
+         "round trips/s"),
+    Load("relay", "relay 100 clients, 10 sending, 64 B", "relay", (100, 10, 64),
+         "deliveries/s"),
+    Load("latency", "latency: echo 1 conn x 1 in flight x 64 B", "echo", (1, 1, 64),
+         "round trips/s", throughput=False),
+)
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Which core the servers run on and which the load generator runs on."""
+
+    server: int
+    loadgen: int
+
+    @property
+    def label(self) -> str:
+        return f"server on core {self.server}, load generator on core {self.loadgen}"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One load generator run against one server."""
+
+    rate: float
+    p50: float
+    p99: float
+    max: float
+    cpu_us_per_op: float
+    loadgen_cpu_pct: float
+    errors: float
+
+
+@dataclass
+class Cell:
+    """Every run of one load against one server under one pinning."""
+
+    samples: list[Sample] = field(default_factory=list)
+
+    def median(self, name: str) -> float:
+        return float(statistics.median(getattr(sample, name) for sample in self.samples))
+
+    @property
+    def errors(self) -> float:
+        return sum(sample.errors for sample in self.samples)
+
+
+@dataclass(frozen=True)
+class IdleSample:
+    """One idle-memory run against one server."""
+
+    kib_per_connection: float
+    answered: int
+    errors: float
+
+
+@dataclass
+class IdleCell:
+    """Every idle-memory run of one server under one pinning."""
+
+    samples: list[IdleSample] = field(default_factory=list)
+
+    @property
+    def kib(self) -> float:
+        return float(statistics.median(s.kib_per_connection for s in self.samples))
+
+    @property
+    def fewest_answered(self) -> int:
+        return min(s.answered for s in self.samples)
+
+    @property
+    def errors(self) -> float:
+        return sum(s.errors for s in self.samples)
+
+
+@dataclass
+class Results:
+    """Everything measured under one pinning."""
+
+    pinning: Pinning
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    idle: dict[str, IdleCell] = field(default_factory=dict)
+
+    def cell(self, load: Load, server: str) -> Cell:
+        return self.cells.setdefault((load.key, server), Cell())
+
+    def ratio(self, load: Load, server: str) -> float:
+        return _ratio(self.cell(load, server).median("rate"),
+                      self.cell(load, BASELINE).median("rate"))
+
+
+def _ratio(ours: float, theirs: float) -> float:
+    return ours / theirs if ours > 0 and theirs > 0 else math.nan
+
+
+def _measure(load: Load, server: str, pinning: Pinning, seconds: float) -> Sample:
     port = free_port()
-    with running_server(scenario.servers[server], port):
-        args = [scenario.loadgen[0], "127.0.0.1", str(port), *scenario.loadgen[1:]]
-        result = run_loadgen(args, timeout=seconds + 60)
-    if result.get("errors", 0):
-        print(f"  {server} {scenario.name}: {result['errors']:.0f} errors", file=sys.stderr)
-    return result[scenario.key]
+    conns, second, size = load.args
+    args = [load.mode, HOST, str(port), str(conns), str(second), str(size), str(seconds)]
+    with running_server(SERVERS[server][load.mode], port, core=pinning.server) as process:
+        before = cpu_seconds(process.pid)
+        run = run_loadgen_measured(args, timeout=seconds + 60, core=pinning.loadgen)
+        after = cpu_seconds(process.pid)
+    result = run.result
+    count = result.get("count", 0.0)
+    if result.get("errors", 0.0):
+        print(f"  {server}, {load.title}: {result['errors']:.0f} errors", file=sys.stderr)
+    return Sample(
+        rate=result.get("rate", 0.0),
+        p50=result.get("p50_us", math.nan),
+        p99=result.get("p99_us", math.nan),
+        max=result.get("max_us", math.nan),
+        cpu_us_per_op=(after - before) / count * 1e6 if count else math.nan,
+        loadgen_cpu_pct=100.0 * run.cpu_seconds / seconds,
+        errors=result.get("errors", 0.0),
+    )
 
 
-def _idle_memory(server: str, connections: int) -> tuple[float, float]:
-    """Return (KiB per idle connection, connections that answered)."""
+def _idle_memory(server: str, pinning: Pinning, connections: int) -> IdleSample:
     port = free_port()
-    with running_server(ECHO_SERVERS[server], port) as process:
+    with running_server(SERVERS[server]["echo"], port, core=pinning.server) as process:
         baseline = wait_for_rss_to_settle(process.pid, 0.3)
-        argv = [str(build_loadgen()), "idle", "127.0.0.1", str(port), str(connections), "5"]
-        loader = subprocess.Popen(
-            ["taskset", "-c", LOADGEN_CORE, *argv], stdout=subprocess.PIPE, text=True
-        )
-        assert loader.stdout is not None
-        line = loader.stdout.readline()
-        loaded = wait_for_rss_to_settle(process.pid, 0.5)
-        loader.wait(timeout=120)
-    answered = parse_pairs(line).get("answered", 0.0)
-    return (loaded - baseline) / connections, answered
+        args = ["idle", HOST, str(port), str(connections), str(IDLE_HOLD)]
+        loader = start_loadgen(args, core=pinning.loadgen)
+        try:
+            report = parse_pairs(first_line(loader, IDLE_REPORT_TIMEOUT))
+            loaded = wait_for_rss_to_settle(process.pid, 0.5)
+        finally:
+            stop(loader)
+    answered = int(report.get("answered", 0))
+    per_connection = (loaded - baseline) / answered if answered else math.nan
+    return IdleSample(per_connection, answered, report.get("errors", math.nan))
 
 
-def _table(rows: list[tuple[str, str, float, float, bool]], repeat: int) -> str:
-    lines = [
-        f"median of {repeat}; ratio = actornet relative to asyncio streams, >1 is better",
-        f"{'measurement':50} {'actornet':>12} {'asyncio':>12} {'ratio':>7}",
-        "-" * 84,
+def _run_pinning(pinning: Pinning, repeat: int, seconds: float, idle: int) -> Results:
+    results = Results(pinning)
+    started = time.monotonic()
+    for load in LOADS:
+        for _ in range(repeat):
+            for server in SERVERS:
+                results.cell(load, server).samples.append(
+                    _measure(load, server, pinning, seconds)
+                )
+        print(f"  {time.monotonic() - started:4.0f} s  done: {load.title} ({pinning.label})",
+              file=sys.stderr)
+    for _ in range(repeat):
+        for server in SERVERS:
+            results.idle.setdefault(server, IdleCell()).samples.append(
+                _idle_memory(server, pinning, idle)
+            )
+    print(f"  {time.monotonic() - started:4.0f} s  done: idle memory ({pinning.label})",
+          file=sys.stderr)
+    return results
+
+
+def _number(value: float, digits: int = 0) -> str:
+    return "-" if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def _times(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}x"
+
+
+def _load_table(results: Results) -> tuple[str, list[str]]:
+    header = ["load / server", "rate", "x streams", "p50 us", "p99 us", "max us",
+              "CPU us/op", "loadgen CPU", "errors"]
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for load in LOADS:
+        rows.append([f"{load.title} ({load.unit})", *[""] * (len(header) - 1)])
+        ceiling_rate = results.cell(load, CEILING).median("rate")
+        for server in SERVERS:
+            cell = results.cell(load, server)
+            busy = cell.median("loadgen_cpu_pct")
+            rows.append([
+                f"  {server}",
+                _number(cell.median("rate")),
+                _times(results.ratio(load, server)),
+                _number(cell.median("p50"), 1),
+                _number(cell.median("p99"), 1),
+                _number(cell.median("max"), 1),
+                _number(cell.median("cpu_us_per_op"), 1),
+                f"{busy:.0f}%",
+                f"{cell.errors:.0f}",
+            ])
+            if not load.throughput:
+                continue
+            if busy >= LOADGEN_BUSY:
+                notes.append(f"{load.title}, {server}: the load generator used {busy:.0f}% of "
+                             "its core; this rate may be its limit, not the server's")
+            if server != CEILING and cell.median("rate") >= NEAR_CEILING * ceiling_rate:
+                notes.append(f"{load.title}, {server}: within {1 - NEAR_CEILING:.0%} of the "
+                             "ceiling's rate or above it, so the ceiling row does not show the "
+                             "load generator had headroom for this load")
+            if cell.errors:
+                notes.append(f"{load.title}, {server}: {cell.errors:.0f} errors; "
+                             "not a valid measurement")
+    return format_table(header, rows), notes
+
+
+def _idle_table(results: Results, connections: int) -> str:
+    header = [f"idle: {connections:,} connections held, one echo each",
+              "KiB/conn", "x streams", "answered (fewest)", "errors"]
+    baseline = results.idle[BASELINE].kib
+    rows = [
+        [
+            f"  {server}",
+            _number(cell.kib, 2),
+            _times(_ratio(baseline, cell.kib)),
+            f"{cell.fewest_answered:,} of {connections:,}",
+            f"{cell.errors:.0f}",
+        ]
+        for server, cell in results.idle.items()
     ]
-    for name, unit, ours, theirs, higher in rows:
-        ratio = (ours / theirs if higher else theirs / ours) if ours and theirs else 0.0
-        lines.append(
-            f"{name + ' (' + unit + ')':50} {ours:12,.1f} {theirs:12,.1f} {ratio:6.2f}x"
-        )
-    return "\n".join(lines)
+    return format_table(header, rows)
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def _targets_table(all_results: Sequence[Results], connections: int) -> str:
+    pipelined, wide, relay, _ = LOADS
+    header = ["target (actornet vs asyncio streams)",
+              *(f"server core {r.pinning.server} / loadgen {r.pinning.loadgen}"
+                for r in all_results)]
+    rows: list[list[str]] = [
+        ["echo 100x4x64 B >= 2.0x"],
+        ["echo 1,000x1x512 B >= 1.5x, p99 <= streams'"],
+        ["relay 100 clients, 10 sending >= 2.5x"],
+        [f"idle <= {IDLE_TARGET_KIB:g} KiB/conn, all {connections:,} answer"],
+    ]
+    for results in all_results:
+        ratio = results.ratio(pipelined, ACTORNET)
+        rows[0].append(f"{_times(ratio)} {_verdict(ratio >= 2.0)}")
+        ratio = results.ratio(wide, ACTORNET)
+        ours = results.cell(wide, ACTORNET).median("p99")
+        theirs = results.cell(wide, BASELINE).median("p99")
+        met = ratio >= 1.5 and ours <= theirs
+        rows[1].append(f"{_times(ratio)}, p99 {ours / 1000:,.1f} vs {theirs / 1000:,.1f} ms "
+                       f"{_verdict(met)}")
+        ratio = results.ratio(relay, ACTORNET)
+        rows[2].append(f"{_times(ratio)} {_verdict(ratio >= 2.5)}")
+        idle = results.idle[ACTORNET]
+        met = idle.kib <= IDLE_TARGET_KIB and idle.fewest_answered == connections
+        rows[3].append(f"{_number(idle.kib, 2)} KiB, {idle.fewest_answered:,} answered "
+                       f"{_verdict(met)}")
+    return format_table(header, rows)
+
+
+def _pinnings(server_cores: Sequence[int]) -> list[Pinning]:
+    allowed = sorted(os.sched_getaffinity(0))
+    pinnings = []
+    for core in server_cores:
+        others = [other for other in allowed if other != core]
+        if not others:
+            raise SystemExit(f"no core other than {core} for the load generator")
+        pinnings.append(Pinning(core, others[0]))
+    problem = pinning_problem(sorted({c for p in pinnings for c in (p.server, p.loadgen)}))
+    if problem:
+        raise SystemExit(f"bench.echo pins every process and cannot: {problem}")
+    return pinnings
+
+
+def _cores(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of cores: {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run every scenario and print the table."""
+    """Run every load against every server under each pinning and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per cell (median)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each run")
     parser.add_argument("--idle", type=int, default=15_000, help="idle connections to hold")
-    parser.add_argument("--quick", action="store_true", help="1 repeat, 2 s, 2,000 idle")
+    parser.add_argument("--server-cores", type=_cores, default=[0, 1],
+                        help="cores the servers take turns on, one table each (default 0,1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 repeat, 2 s, 2,000 idle, only the first server core")
     args = parser.parse_args(argv)
+    pinnings = _pinnings(args.server_cores)
     if args.quick:
         args.repeat, args.seconds, args.idle = 1, 2.0, 2000
+        pinnings = pinnings[:1]
     build_loadgen()
-    secs = str(args.seconds)
-    scenarios = [
-        Scenario("echo 100 conns x 4 in flight x 64 B", ECHO_SERVERS,
-                 ["echo", "100", "4", "64", secs], "rate", "trips/s", higher_is_better=True),
-        Scenario("echo 1,000 conns x 1 x 512 B", ECHO_SERVERS,
-                 ["echo", "1000", "1", "512", secs], "rate", "trips/s", higher_is_better=True),
-        Scenario("echo latency p50, 1 conn", ECHO_SERVERS,
-                 ["echo", "1", "1", "64", secs], "p50_us", "us", higher_is_better=False),
-        Scenario("echo latency p99, 1 conn", ECHO_SERVERS,
-                 ["echo", "1", "1", "64", secs], "p99_us", "us", higher_is_better=False),
-        Scenario("relay 100 clients, 10 sending, 64 B", RELAY_SERVERS,
-                 ["relay", "100", "10", "64", secs], "rate", "deliveries/s", higher_is_better=True),
-        Scenario("relay delivery latency p50", RELAY_SERVERS,
-                 ["relay", "100", "10", "64", secs], "p50_us", "us", higher_is_better=False),
-    ]
-    rows: list[tuple[str, str, float, float, bool]] = []
     started = time.monotonic()
-    for scenario in scenarios:
-        results: dict[str, list[float]] = {"actornet": [], "asyncio": []}
-        for _ in range(args.repeat):
-            for server, values in results.items():
-                values.append(_measure(scenario, server, args.seconds))
-        print(f"  done: {scenario.name}", file=sys.stderr)
-        rows.append((
-            scenario.name,
-            scenario.unit,
-            statistics.median(results["actornet"]),
-            statistics.median(results["asyncio"]),
-            scenario.higher_is_better,
-        ))
-    memory: dict[str, list[float]] = {"actornet": [], "asyncio": []}
-    answered: dict[str, float] = {}
-    for _ in range(args.repeat):
-        for server, values in memory.items():
-            per_connection, answered[server] = _idle_memory(server, args.idle)
-            values.append(per_connection)
-    rows.append((
-        f"RSS per idle connection, {args.idle:,} held",
-        "KiB",
-        statistics.median(memory["actornet"]),
-        statistics.median(memory["asyncio"]),
-        False,
-    ))
-    print(_table(rows, args.repeat))
-    print(
-        f"idle connections answered: actornet {answered['actornet']:,.0f}, "
-        f"asyncio {answered['asyncio']:,.0f} of {args.idle:,}; "
-        f"took {time.monotonic() - started:.0f} s"
-    )
-    print(
-        "targets: echo throughput >= 1.0x in both configurations, relay >= 1.5x, "
-        "<= 8 KiB per idle connection at 15,000"
-    )
+    all_results = []
+    for pinning in pinnings:
+        results = _run_pinning(pinning, args.repeat, args.seconds, args.idle)
+        all_results.append(results)
+        loads, notes = _load_table(results)
+        print(f"\n== {pinning.label}; median of {args.repeat} x {args.seconds:g} s; "
+              f"x streams: ratio to asyncio streams, >1 is better")
+        print(loads)
+        print()
+        print(_idle_table(results, args.idle))
+        for note in notes:
+            print(f"note: {note}")
+        sys.stdout.flush()
+    print()
+    print(_targets_table(all_results, args.idle))
+    print(f"\ntook {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":
