@@ -24,12 +24,13 @@ from actornet._runtime._registry import live_actor_count, live_actors, stop_all
 from actornet._runtime._worker import blocking
 from actornet._server import Server, serve_tcp
 from actornet._session import Outbox, Session
-from actornet._writer import WriterStatistics
+from actornet._statistics import ConnectionStatistics, ServerStatistics
 
 __all__ = [
     "Actor",
     "BrokenConnectionError",
     "ClosedConnectionError",
+    "ConnectionStatistics",
     "DisconnectReason",
     "DispatchedFuture",
     "Dispatcher",
@@ -39,9 +40,9 @@ __all__ = [
     "Poller",
     "Registration",
     "Server",
+    "ServerStatistics",
     "Session",
     "Timer",
-    "WriterStatistics",
     "blocking",
     "connect_tcp",
     "default_dispatcher",

@@ -86,6 +86,7 @@ class Acceptor(Actor):
                 continue  # ECONNABORTED and friends: that client gave up
             if server.connection_count() >= server.limits.max_connections:
                 sock.close()
+                server._connection_refused()
                 self._log_refusal(peer)
                 continue
             try:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from actornet._messages import READABLE, WRITABLE, Connected
 from actornet._reader import Reader
 from actornet._runtime._actor import default_dispatcher
+from actornet._statistics import ConnectionStatistics
 from actornet._writer import Writer
 
 if TYPE_CHECKING:
@@ -37,13 +38,18 @@ class Connection:
     """
 
     __slots__ = (
+        "dropped_frames",
         "limits",
         "on_closed",
         "outgoing",
         "peer",
+        "queued_bytes",
         "reader_ref",
         "reading_paused",
+        "received_bytes",
+        "received_frames",
         "registration",
+        "sent_bytes",
         "session_inbox",
         "session_ref",
         "sock",
@@ -71,6 +77,12 @@ class Connection:
         self.reading_paused = False
         #: Set once the actors exist; the writer tolerates None until then.
         self.registration: Registration | None = None
+        # Counters: the reader writes the received ones, the writer the rest.
+        self.received_bytes = 0
+        self.received_frames = 0
+        self.sent_bytes = 0
+        self.queued_bytes = 0
+        self.dropped_frames = 0
         self.reader_ref: ActorRef[Reader]
         self.writer_ref: ActorRef[Writer]
         #: Frames on their way to the writer, from the session or any actor;
@@ -81,6 +93,16 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<Connection {format_peer(self.peer)}>"
+
+    def statistics(self) -> ConnectionStatistics:
+        """Return a snapshot of the connection's counters; callable from any thread."""
+        return ConnectionStatistics(
+            received_bytes=self.received_bytes,
+            received_frames=self.received_frames,
+            sent_bytes=self.sent_bytes,
+            queued_bytes=self.queued_bytes,
+            dropped_frames=self.dropped_frames,
+        )
 
 
 def format_peer(peer: Any) -> str:

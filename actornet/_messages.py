@@ -71,11 +71,18 @@ CLOSE_DEADLINE = CloseDeadline()
 # -- reader -> session -----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class Received:
     """Events decoded from one read, in order."""
 
-    events: list[Any]
+    # A plain class: a frozen dataclass's __init__ costs twice as much, and
+    # one of these is made per read.
+    __slots__ = ("events",)
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+
+    def __repr__(self) -> str:
+        return f"Received({self.events!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,16 @@ class Reader(Actor):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
 
+    def _handle_receive(self, message: Any) -> Any:
+        # Readiness first: it is nearly every message a reader gets.
+        if message is READABLE:
+            registration = self._connection.registration
+            if registration is not None:
+                registration.arm_readable()
+            self._read()
+            return None
+        return super()._handle_receive(message)
+
     def on_receive(self, message: Any) -> None:
         """Handle readiness, resume and idle-check messages."""
         if isinstance(message, Readable):
@@ -115,6 +125,7 @@ class Reader(Actor):
                 return
             if data:
                 self._last_input = time.monotonic()
+                connection.received_bytes += len(data)
             self._decoder.receive_data(data)
             if not self._deliver() or self._done:
                 return
@@ -150,6 +161,7 @@ class Reader(Actor):
                 return False
             if not events:
                 return True
+            self._connection.received_frames += len(events)
             self._tell_session(Received(events))
 
     def _pause(self) -> bool:

@@ -16,6 +16,7 @@ from actornet._connection import Connection, format_peer
 from actornet._limits import Limits
 from actornet._messages import SHUTDOWN, Close
 from actornet._runtime._actor import tell_or_drop
+from actornet._statistics import ServerStatistics
 
 if TYPE_CHECKING:
     from types import FrameType, TracebackType
@@ -80,6 +81,12 @@ class Server(Generic[EventT]):
         self._shutdown_requested = threading.Event()
         self._stopped = threading.Event()
         self._shutting_down = False
+        self._accepted = 0
+        self._refused = 0
+        self._closed = 0
+        # Bytes of connections that have ended; open ones are summed on demand.
+        self._closed_received_bytes = 0
+        self._closed_sent_bytes = 0
         self._acceptor_ref: ActorRef[Acceptor] = Acceptor.start(self, listener)
 
     def __repr__(self) -> str:
@@ -104,6 +111,20 @@ class Server(Generic[EventT]):
     def connection_count(self) -> int:
         """Return how many connections are open."""
         return len(self._connections)
+
+    def statistics(self) -> ServerStatistics:
+        """Return a snapshot of the server's connection and byte counters."""
+        with self._lock:
+            open_connections = list(self._connections.values())
+            return ServerStatistics(
+                open_connections=len(open_connections),
+                accepted=self._accepted,
+                refused=self._refused,
+                closed=self._closed,
+                received_bytes=self._closed_received_bytes
+                + sum(c.received_bytes for c in open_connections),
+                sent_bytes=self._closed_sent_bytes + sum(c.sent_bytes for c in open_connections),
+            )
 
     def session_refs(self) -> list[ActorRef[Session[EventT]]]:
         """Return refs to the sessions of every open connection."""
@@ -175,11 +196,19 @@ class Server(Generic[EventT]):
     def _connection_opened(self, connection: Connection) -> None:
         with self._lock:
             self._connections[id(connection)] = connection
+            self._accepted += 1
             self._all_closed.clear()
+
+    def _connection_refused(self) -> None:
+        with self._lock:
+            self._refused += 1
 
     def _connection_closed(self, connection: Connection) -> None:
         with self._lock:
-            self._connections.pop(id(connection), None)
+            if self._connections.pop(id(connection), None) is not None:
+                self._closed += 1
+                self._closed_received_bytes += connection.received_bytes
+                self._closed_sent_bytes += connection.sent_bytes
             if not self._connections:
                 self._all_closed.set()
 

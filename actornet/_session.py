@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from actornet._connection import Connection
     from actornet._limits import Limits
     from actornet._outgoing import Outgoing
+    from actornet._statistics import ConnectionStatistics
     from protocols import Encoder, Wire
 
 __all__ = ["Outbox", "Session"]
@@ -177,6 +178,19 @@ class Session(Actor, Generic[EventT]):
             or not connection.outgoing.put(frame)
         ):
             raise ClosedConnectionError(self._closed_message())
+
+    def conn_statistics(self) -> ConnectionStatistics:
+        """Return a snapshot of this connection's byte and frame counters.
+
+        Raises:
+            ClosedConnectionError: before the connection was wired (in `__init__`).
+        """
+        if self._conn is None:
+            raise ClosedConnectionError(
+                "the connection is not wired yet: call conn_statistics() from on_connect() "
+                "or later"
+            )
+        return self._conn.statistics()
 
     def close(self) -> None:
         """Flush what was sent, then close the connection.

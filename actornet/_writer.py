@@ -38,7 +38,6 @@ import logging
 import socket
 import struct
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from actornet._messages import (
@@ -59,7 +58,7 @@ if TYPE_CHECKING:
     from actornet._connection import Connection
     from actornet._runtime._poller import Timer
 
-__all__ = ["Writer", "WriterStatistics"]
+__all__ = ["Writer"]
 
 logger = logging.getLogger("actornet.writer")
 
@@ -74,18 +73,6 @@ _LINGER_RESET = struct.pack("ii", 1, 0)
 _FLUSH_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WriterStatistics:
-    """Counters of one writer, as returned by `Writer.statistics()`."""
-
-    queued_bytes: int
-    """Bytes waiting to be sent."""
-    sent_bytes: int
-    """Bytes handed to the kernel so far."""
-    dropped_frames: int
-    """`Send`s discarded by the `"drop"` slow-consumer policy or after closing."""
-
-
 class Writer(Actor):
     """Actor that owns one socket's sending side, its queue and its closing."""
 
@@ -95,20 +82,11 @@ class Writer(Actor):
         connection.outgoing = Outgoing(self.actor_ref)
         self._sock = connection.sock
         self._queue: deque[bytes | memoryview] = deque()
-        self._queued = 0
-        self._sent = 0
-        self._dropped = 0
         self._waiting_writable = False
         self._closing = False
         self._closed = False
         self._failed = False
         self._deadline: Timer | None = None
-
-    def statistics(self) -> WriterStatistics:
-        """Return the writer's counters (ask it through a proxy or `ask`)."""
-        return WriterStatistics(
-            queued_bytes=self._queued, sent_bytes=self._sent, dropped_frames=self._dropped
-        )
 
     def _handle_receive(self, message: Any) -> Any:
         # Frames waiting in Outgoing were put before this message was told:
@@ -141,7 +119,7 @@ class Writer(Actor):
                 logger.info(
                     "closing %s with %d bytes unsent after %.1f s",
                     self._connection,
-                    self._queued,
+                    self._connection.queued_bytes,
                     self._connection.limits.close_timeout,
                 )
                 self._close_socket(reset=True)
@@ -158,29 +136,32 @@ class Writer(Actor):
         self._close_socket(reset=True)
 
     def _queue_frame(self, data: bytes, *, flush: bool) -> None:
+        connection = self._connection
         if self._closed or self._failed:
-            self._dropped += 1
+            connection.dropped_frames += 1
             return
-        limits = self._connection.limits
+        limits = connection.limits
+        queued = connection.queued_bytes
         # An empty queue takes any frame, so one frame larger than the limit
         # is still delivered; the bound is on what piles up behind it.
-        if self._queued and self._queued + len(data) > limits.write_queue_bytes:
+        if queued and queued + len(data) > limits.write_queue_bytes:
             if limits.on_slow_consumer == "drop":
-                self._dropped += 1
+                connection.dropped_frames += 1
                 return
             logger.warning(
                 "disconnecting slow consumer %s: %d bytes queued, %d more would exceed "
                 "Limits.write_queue_bytes=%d",
-                self._connection,
-                self._queued,
+                connection,
+                queued,
                 len(data),
                 limits.write_queue_bytes,
             )
             self._fail(DisconnectReason.SLOW_CONSUMER, None)
             return
         self._queue.append(data)
-        self._queued += len(data)
-        if not self._waiting_writable and (flush or self._queued >= _FLUSH_BYTES):
+        queued += len(data)
+        connection.queued_bytes = queued
+        if not self._waiting_writable and (flush or queued >= _FLUSH_BYTES):
             self._flush()
 
     def _flush(self) -> None:
@@ -212,8 +193,8 @@ class Writer(Actor):
             self._close_socket()
 
     def _consume(self, sent: int) -> None:
-        self._sent += sent
-        self._queued -= sent
+        self._connection.sent_bytes += sent
+        self._connection.queued_bytes -= sent
         queue = self._queue
         while sent:
             head = queue[0]
@@ -226,9 +207,9 @@ class Writer(Actor):
 
     def _fail(self, reason: DisconnectReason, error: OSError | None) -> None:
         self._failed = True
-        self._dropped += len(self._queue)
+        self._connection.dropped_frames += len(self._queue)
         self._queue.clear()
-        self._queued = 0
+        self._connection.queued_bytes = 0
         if self._closing:
             # The session already asked to close: nothing is left to flush.
             self._close_socket(reset=True)
@@ -271,7 +252,7 @@ class Writer(Actor):
                 self._sock.shutdown(socket.SHUT_WR)
         self._sock.close()
         self._queue.clear()
-        self._queued = 0
+        self._connection.queued_bytes = 0
         tell_or_drop(connection.session_ref, WRITER_CLOSED)
         if connection.on_closed is not None:
             try:

@@ -10,7 +10,8 @@ import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pykka import Actor as PykkaActor
-from pykka import ActorDeadError, ActorRef, ActorRegistry
+from pykka import ActorRef, ActorRegistry
+from pykka._envelope import Envelope
 
 from actornet._runtime import _registry
 from actornet._runtime._dispatcher import Dispatcher
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
     from pykka import Future
     from pykka._actor import ActorInbox
-    from pykka._envelope import Envelope
 
     from actornet._runtime._poller import Timer
 
@@ -86,10 +86,11 @@ def tell_or_drop(actor_ref: ActorRef[Any], message: Any) -> bool:
     `pykka.ActorDeadError` then, and an exception escaping a handler stops the
     actor that sent it.
     """
-    try:
-        actor_ref.tell(message)
-    except ActorDeadError:
+    # ActorRef.tell() without its exception: this runs once per member of a
+    # broadcast, so the stopped check is made here, as tell() makes it.
+    if actor_ref.actor_stopped.is_set():
         return False
+    actor_ref.actor_inbox.put(Envelope(message))
     return True
 
 
@@ -162,6 +163,7 @@ class Actor(PykkaActor):
     `stop_all()`. Registering costs time linear in the registry's size."""
 
     actor_inbox: Mailbox
+    actor_stopped: _StopFlag
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:
@@ -237,15 +239,17 @@ class Actor(PykkaActor):
             self._actor_loop_setup()
         stopped = self.actor_stopped
         inbox = self.actor_inbox
-        handled = 0
-        while handled < limit and not stopped.is_set():
+        get = inbox.get
+        handle = self._actor_handle_envelope
+        for _ in range(limit):
+            if stopped._flag:
+                break
             try:
-                envelope = inbox.get()
+                envelope = get()
             except IndexError:
                 break
-            handled += 1
-            self._actor_handle_envelope(envelope)
-        if stopped.is_set():
+            handle(envelope)
+        if stopped._flag:
             inbox.release()
 
     def _actor_handle_envelope(self, envelope: Envelope[Any]) -> None:
