@@ -9,6 +9,12 @@ finds the writer not yet notified tells it `FLUSH_OUTGOING`. The writer takes
 every frame waiting at once, so a broadcast costs each member one list append,
 and a writer sends everything that piled up in one system call.
 
+The connection's own session appends without notifying and calls `notify()` at
+the end of its turn: one notification for everything the turn sent, and an idle
+writer runs its turn right there (`Mailbox.put_and_run()`), so a reply leaves in
+the turn that wrote it, as an asyncio transport's `write()` tries the socket at
+once.
+
 Order: frames from one sender keep their order, and a `Close` or other message
 told after a frame reaches the writer after the frame, because the writer takes
 the waiting frames before it handles any message.
@@ -22,7 +28,7 @@ again: no frame waits without a notification on its way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pykka._envelope import Envelope
 
@@ -30,6 +36,8 @@ from actornet._messages import FLUSH_OUTGOING
 
 if TYPE_CHECKING:
     from pykka import ActorRef
+
+    from actornet._runtime._mailbox import Mailbox
 
 __all__ = ["Outgoing"]
 
@@ -42,7 +50,7 @@ class Outgoing:
     def __init__(self, writer_ref: ActorRef[Any]) -> None:
         self._frames: list[bytes] = []
         self._notified = False
-        self._writer_inbox = writer_ref.actor_inbox
+        self._writer_inbox = cast("Mailbox", writer_ref.actor_inbox)
         #: Set by the writer once it sends no more; later frames are refused.
         self.closed = False
 
@@ -61,6 +69,23 @@ class Outgoing:
             self._notified = True
             self._writer_inbox.put(Envelope(FLUSH_OUTGOING))
         return True
+
+    def append(self, frame: bytes) -> bool:
+        """Queue a frame without telling the writer; False if it sends no more.
+
+        For the connection's own session, which calls `notify()` once at the
+        end of its turn, so that everything one turn sends leaves together.
+        """
+        if self.closed:
+            return False
+        self._frames.append(frame)
+        return True
+
+    def notify(self) -> None:
+        """Tell the writer that frames wait; an idle writer runs its turn now."""
+        if self._frames and not self._notified:
+            self._notified = True
+            self._writer_inbox.put_and_run(Envelope(FLUSH_OUTGOING))
 
     def take(self) -> list[bytes]:
         """Remove and return every waiting frame, oldest first; the writer's call."""

@@ -35,6 +35,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from pykka._envelope import Envelope
+
 from actornet._messages import (
     IDLE_CHECK,
     READABLE,
@@ -45,7 +47,7 @@ from actornet._messages import (
     Received,
     ResumeReading,
 )
-from actornet._runtime._actor import Actor, tell_or_drop
+from actornet._runtime._actor import Actor
 from protocols import RemoteProtocolError
 
 if TYPE_CHECKING:
@@ -194,5 +196,9 @@ class Reader(Actor):
         self._tell_session(ConnectionEnded(reason, error))
 
     def _tell_session(self, message: object) -> None:
-        if not tell_or_drop(self._connection.session_ref, message):
+        connection = self._connection
+        if connection.session_ref.actor_stopped.is_set():
             self._done = True
+            return
+        # The session would run next anyway: an idle one runs inside this turn.
+        connection.session_inbox.put_and_run(Envelope(message))

@@ -175,7 +175,7 @@ class Session(Actor, Generic[EventT]):
         if (
             connection is None
             or self._conn_state not in _SENDING
-            or not connection.outgoing.put(frame)
+            or not connection.outgoing.append(frame)
         ):
             raise ClosedConnectionError(self._closed_message())
 
@@ -203,6 +203,15 @@ class Session(Actor, Generic[EventT]):
     # -- framework ----------------------------------------------------------
 
     def _handle_receive(self, message: Any) -> Any:
+        try:
+            return self._conn_dispatch(message)
+        finally:
+            # What this turn sent leaves now, in one notification.
+            connection = self._conn
+            if connection is not None:
+                connection.outgoing.notify()
+
+    def _conn_dispatch(self, message: Any) -> Any:
         if isinstance(message, Received):
             self._conn_received(message.events)
         elif isinstance(message, ConnectionEnded):

@@ -54,6 +54,7 @@ __all__ = [
     "DEFAULT_MAX_THREADS",
     "DEFAULT_SPARE_THREADS",
     "DEFAULT_WORKERS",
+    "MAX_NESTED_TURNS",
     "REFILL_INTERVAL",
     "Dispatcher",
     "DispatcherStatistics",
@@ -88,6 +89,10 @@ DEFAULT_BLOCKING_THRESHOLD = 0.02
 #: checks its global run queue every 61 scheduler ticks; a prime avoids falling
 #: into step with other periodic work. A refill costs one epoll_wait(0).
 REFILL_INTERVAL = 61
+
+#: Turns one turn may run inside itself with `Mailbox.put_and_run()`: a
+#: reader runs its session's, which runs its writer's.
+MAX_NESTED_TURNS = 2
 
 # A refill shares the older half of a FIFO longer than this with idle workers;
 # shorter ones are not worth waking a thread for.
@@ -232,6 +237,31 @@ class Dispatcher:
             self._pass_on_if_lent(worker)
             return
         self._schedule_globally(mailbox)
+
+    def run_now(self, mailbox: Mailbox) -> bool:
+        """Run a scheduled mailbox's turn inside the current turn, if this worker may.
+
+        Returns False, leaving the mailbox to be scheduled, unless the caller
+        is a running worker of this dispatcher that is not delivering poller
+        events and not already `MAX_NESTED_TURNS` turns deep.
+        """
+        worker: Worker | None = getattr(_worker._state, "worker", None)
+        if (
+            worker is None
+            or worker.dispatcher is not self
+            or worker.lent
+            or worker.delivering
+            or worker.nested >= MAX_NESTED_TURNS
+        ):
+            return False
+        worker.nested += 1
+        try:
+            mailbox.run(self.batch_size)
+        except BaseException:
+            logger.exception("actornet bug: a turn raised out of its mailbox")
+        finally:
+            worker.nested -= 1
+        return True
 
     def _pass_on_if_lent(self, worker: Worker) -> None:
         # The watchdog may have lent the worker between the caller's look at

@@ -109,6 +109,19 @@ class Mailbox:
         if self._scheduled.acquire(blocking=False):
             self._dispatcher.schedule(self)
 
+    def put_and_run(self, envelope: Envelope[Any], /) -> None:
+        """Queue an envelope and, if the actor was idle, run its turn now, on this thread.
+
+        For a message whose receiver would run next anyway: the turn runs
+        inside the caller's, as the hand-off slot would run it after, minus the
+        trip through the run queue. The dispatcher decides whether it may
+        (the caller is one of its workers, not nested too deep); otherwise this
+        is `put()`.
+        """
+        self._envelopes.append(envelope)
+        if self._scheduled.acquire(blocking=False) and not self._dispatcher.run_now(self):
+            self._dispatcher.schedule(self)
+
     def get(self) -> Envelope[Any]:
         """Take the oldest envelope.
 

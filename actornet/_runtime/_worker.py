@@ -74,6 +74,7 @@ class Worker:
         "dispatcher",
         "lent",
         "name",
+        "nested",
         "park",
         "parked",
         "queue",
@@ -95,6 +96,8 @@ class Worker:
         #: True while the poller delivers on this thread: what it wakes joins
         #: the back of the queue instead of being handed off.
         self.delivering = False
+        #: Turns running inside the current one (`Dispatcher.run_now()`).
+        self.nested = 0
         #: True while the pool counts this worker as blocked and has lent a
         #: thread in its place.
         self.lent = False
