@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import TYPE_CHECKING, Any
 
 import actornet
@@ -39,14 +38,16 @@ def serve(
     args: argparse.Namespace,
     **serve_kwargs: Any,
 ) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down gracefully."""
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    limits = actornet.Limits(max_connections=args.max_connections)
-    server = actornet.serve_tcp(
-        session_class, wire, host=args.host, port=args.port, limits=limits, **serve_kwargs
-    )
-    # The port line is for people and scripts alike (port 0 picks one).
-    print(f"listening on {args.host}:{server.port}", flush=True)
-    server.serve_forever()
+    """Serve until SIGINT or SIGTERM, then shut down gracefully.
+
+    Log lines go to stderr through `actornet.log_to_stream()`, so a stderr
+    nobody reads drops lines instead of stopping the server.
+    """
+    with actornet.log_to_stream(level=args.log_level):
+        limits = actornet.Limits(max_connections=args.max_connections)
+        server = actornet.serve_tcp(
+            session_class, wire, host=args.host, port=args.port, limits=limits, **serve_kwargs
+        )
+        # The port line is for people and scripts alike (port 0 picks one).
+        print(f"listening on {args.host}:{server.port}", flush=True)
+        server.serve_forever()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import actornet
@@ -57,10 +56,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    """Serve the chat until SIGINT or SIGTERM, then shut down gracefully."""
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Serve the chat until SIGINT or SIGTERM, then shut down gracefully.
+
+    Log lines go to stderr through `actornet.log_to_stream()`, so a stderr
+    nobody reads drops lines instead of stopping the server.
+    """
+    with actornet.log_to_stream(level=args.log_level):
+        _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> None:
     servers: list[actornet.Server[chat.ChatMessage]] = []
     directory = Directory.start(
         stats_interval=args.stats_interval or None,
