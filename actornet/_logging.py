@@ -298,16 +298,17 @@ def log_to_stream(
         The running queue, with `stop()` and a `dropped` count.
 
     Raises:
-        ValueError: if `max_queued` is not positive.
+        ValueError: if `max_queued` is not positive or `level` is not a level name.
     """
     if max_queued < 1:
         raise ValueError(f"max_queued={max_queued} must be at least 1 record")
     target = logging.getLogger(logger)
+    target.setLevel(level)
     records: queue.Queue[logging.LogRecord] = queue.Queue(max_queued)
     queue_handler = _DroppingQueueHandler(records)
-    listener = _Listener(records, _StreamWriter(stream or sys.stderr, fmt), queue_handler)
+    writer = _StreamWriter(sys.stderr if stream is None else stream, fmt)
+    listener = _Listener(records, writer, queue_handler)
     listener.start()
-    target.setLevel(level)
     target.addHandler(queue_handler)
     running = QueuedLogging(target, queue_handler, listener)
     atexit.register(running._stop_at_exit)
