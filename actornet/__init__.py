@@ -10,6 +10,7 @@ from actornet._client import connect_tcp
 from actornet._connection import format_peer
 from actornet._exceptions import BrokenConnectionError, ClosedConnectionError
 from actornet._limits import Limits
+from actornet._logging import QueuedLogging, log_to_stream
 from actornet._messages import DisconnectReason
 from actornet._runtime._actor import (
     Actor,
@@ -38,6 +39,7 @@ __all__ = [
     "Limits",
     "Outbox",
     "Poller",
+    "QueuedLogging",
     "Registration",
     "Server",
     "ServerStatistics",
@@ -49,6 +51,7 @@ __all__ = [
     "format_peer",
     "live_actor_count",
     "live_actors",
+    "log_to_stream",
     "serve_tcp",
     "set_default_dispatcher",
     "stop_all",

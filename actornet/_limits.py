@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import resource
+from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_IDLE_TIMEOUT",
-    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_READ_HIGH_WATER",
     "DEFAULT_READ_LOW_WATER",
     "DEFAULT_RECEIVE_SIZE",
     "DEFAULT_WRITE_QUEUE_BYTES",
+    "MIN_RESERVED_FILES",
+    "UNLIMITED_FILES",
     "Limits",
+    "default_max_connections",
+    "max_connections_for",
 ]
 
 #: Bytes a connection may have queued for sending before the slow-consumer
@@ -34,9 +38,16 @@ DEFAULT_READ_LOW_WATER = 16
 #: clients ping every minute or two.
 DEFAULT_IDLE_TIMEOUT = 300.0
 
-#: Connections a server holds at once; the machine's file limit is 20,000 and
-#: each connection is one descriptor.
-DEFAULT_MAX_CONNECTIONS = 10_000
+#: Descriptors kept back from the file limit for everything that is not a
+#: connection, at the least: stdio, the epoll and eventfd descriptors, the
+#: listening sockets, log files, a database pool, the files a session opens.
+#: 64 covers a small process; `max_connections_for()` keeps back 1/16 of a
+#: larger limit, as a bigger server tends to hold proportionally more of them.
+MIN_RESERVED_FILES = 64
+
+#: The file limit assumed when the process has none (RLIM_INFINITY): Linux's
+#: default `fs.nr_open`, the most descriptors a process can open even then.
+UNLIMITED_FILES = 1 << 20
 
 #: Seconds a closing connection may spend flushing queued bytes before it is
 #: closed regardless.
@@ -44,6 +55,28 @@ DEFAULT_CLOSE_TIMEOUT = 5.0
 
 #: Bytes asked of each recv call: 64 KiB, the usual socket receive buffer size.
 DEFAULT_RECEIVE_SIZE = 64 * 1024
+
+
+def max_connections_for(file_limit: int) -> int:
+    """Return the connections a process with `file_limit` descriptors can hold.
+
+    Each connection is one descriptor; the rest, `max(MIN_RESERVED_FILES,
+    file_limit // 16)`, is kept for the process's other files. With the
+    common limits: 1,024 -> 960, 20,000 -> 18,750, 65,536 -> 61,440.
+
+    Args:
+        file_limit: the soft RLIMIT_NOFILE; `resource.RLIM_INFINITY` (or any
+            negative value) means none, taken as `UNLIMITED_FILES`.
+    """
+    if file_limit < 0 or file_limit == resource.RLIM_INFINITY:
+        file_limit = UNLIMITED_FILES
+    return max(1, file_limit - max(MIN_RESERVED_FILES, file_limit // 16))
+
+
+def default_max_connections() -> int:
+    """Return `max_connections_for()` the process's soft file limit as it is now."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max_connections_for(soft)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,8 +105,12 @@ class Limits:
     idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT
     """Seconds without input before the connection closes (`IDLE_TIMEOUT`); None: never."""
 
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-    """Connections a server holds at once; further ones are accepted, logged and closed."""
+    max_connections: int = field(default_factory=default_max_connections)
+    """Connections a server holds at once; further ones are accepted, logged and closed.
+
+    By default, what the process's file limit (`ulimit -n`, read when the
+    `Limits` is created) leaves after a reserve for other descriptors: see
+    `max_connections_for()`. 18,750 under a limit of 20,000."""
 
     close_timeout: float = DEFAULT_CLOSE_TIMEOUT
     """Seconds a closing connection may spend flushing before it is closed anyway."""
@@ -96,7 +133,10 @@ class Limits:
         if self.idle_timeout is not None and self.idle_timeout <= 0:
             raise ValueError(f"idle_timeout={self.idle_timeout} must be positive or None")
         if self.max_connections < 1:
-            raise ValueError(f"max_connections={self.max_connections} must be positive")
+            raise ValueError(
+                f"max_connections={self.max_connections} must be positive; "
+                f"the file limit allows {default_max_connections()}"
+            )
         if self.close_timeout < 0:
             raise ValueError(f"close_timeout={self.close_timeout} must not be negative")
         if self.receive_size < 1:

@@ -182,7 +182,7 @@ class Reader(Actor):
             return
         silent_for = time.monotonic() - self._last_input
         if silent_for >= timeout and not self._connection.reading_paused:
-            logger.info("closing %s: no input for %.1f s", self._connection, silent_for)
+            logger.debug("closing %s: no input for %.1f s", self._connection, silent_for)
             self._end(DisconnectReason.IDLE_TIMEOUT, None)
             return
         remaining = timeout if self._connection.reading_paused else timeout - silent_for

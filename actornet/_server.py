@@ -13,7 +13,7 @@ from pykka import ActorDeadError
 
 from actornet._acceptor import Acceptor
 from actornet._connection import Connection, format_peer
-from actornet._limits import Limits
+from actornet._limits import Limits, default_max_connections
 from actornet._messages import SHUTDOWN, Close
 from actornet._runtime._actor import tell_or_drop
 from actornet._statistics import ServerStatistics
@@ -245,6 +245,16 @@ def serve_tcp(  # noqa: PLR0913 - every argument is a documented knob
     Raises:
         OSError: if the address cannot be bound (in use, not permitted).
     """
+    limits = limits or Limits()
+    allowed = default_max_connections()
+    if limits.max_connections > allowed:
+        logger.warning(
+            "Limits.max_connections=%d is more than the open-file limit leaves for "
+            "connections (%d): accepts beyond that fail; raise `ulimit -n` or lower "
+            "max_connections",
+            limits.max_connections,
+            allowed,
+        )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -259,7 +269,7 @@ def serve_tcp(  # noqa: PLR0913 - every argument is a documented knob
         listener,
         session_class=session_class,
         wire=wire,
-        limits=limits or Limits(),
+        limits=limits,
         session_args=session_args,
         session_kwargs=session_kwargs or {},
     )

@@ -235,7 +235,7 @@ class Session(Actor, Generic[EventT]):
         self.conn_outbox = Outbox(connection.outgoing, connection.peer)
         self._conn_encoder = connection.wire.encoder()
         self._conn_state = _State.OPEN
-        logger.info("connection from %s opened", format_peer(connection.peer))
+        logger.debug("connection from %s opened", format_peer(connection.peer))
         self._conn_call_hook(self.on_connect)
 
     def _conn_received(self, events: list[EventT]) -> None:
@@ -271,7 +271,7 @@ class Session(Actor, Generic[EventT]):
         self._conn_state = _State.DISCONNECTING
         self.conn_disconnect_reason = reason
         self.conn_disconnect_error = error
-        logger.info(
+        logger.debug(
             "connection from %s closing: %s%s",
             format_peer(connection.peer),
             reason.value,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 from typing import TYPE_CHECKING, Any
 
 import actornet
@@ -13,6 +14,53 @@ if TYPE_CHECKING:
 
     import protocols
 
+logger = logging.getLogger("examples")
+
+#: The soft file limit asked for when the hard limit is "unlimited": Linux's
+#: default fs.nr_open, above which no process may go anyway.
+_UNLIMITED_FILES = 1 << 20
+
+
+def raise_file_limit() -> int:
+    """Raise the soft open-file limit to the hard limit; return the soft limit now in force.
+
+    Go's runtime does the same at start (since Go 1.19): the soft limit of
+    1,024 that many systems start processes with exists for programs using
+    select(), which a server on epoll is not. It applies to this process and
+    the processes it starts. Logged at DEBUG; a refusal leaves the limit as
+    it was.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = _UNLIMITED_FILES if hard == resource.RLIM_INFINITY else hard
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (OSError, ValueError) as exc:
+        logger.debug("open-file limit left at %d: raising it to %d failed: %s", soft, wanted, exc)
+        return soft
+    logger.debug("open-file limit raised from %d to %d (the hard limit)", soft, wanted)
+    return wanted
+
+
+def server_limits(args: argparse.Namespace, **limits: Any) -> actornet.Limits:
+    """Return `actornet.Limits(**limits)` with --max-connections, if it was given."""
+    if args.max_connections is not None:
+        limits["max_connections"] = args.max_connections
+    return actornet.Limits(**limits)
+
+
+def add_max_connections(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add --max-connections, whose default is `actornet.Limits`'s: it follows the file limit."""
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        help=f"{what} at once; more are accepted and closed (default: what the open-file "
+        "limit allows once raised to its hard limit, as actornet.Limits computes it; "
+        f"{actornet.Limits().max_connections} under the current soft limit)",
+    )
+
 
 def parse_server_args(
     description: str, argv: Sequence[str] | None, *, default_port: int
@@ -21,12 +69,7 @@ def parse_server_args(
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     parser.add_argument("--port", type=int, default=default_port, help="port to bind; 0 picks one")
-    parser.add_argument(
-        "--max-connections",
-        type=int,
-        default=actornet.Limits().max_connections,
-        help="connections held at once; more are accepted and closed",
-    )
+    add_max_connections(parser, "connections held")
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
@@ -39,14 +82,19 @@ def serve(
     args: argparse.Namespace,
     **serve_kwargs: Any,
 ) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down gracefully."""
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    limits = actornet.Limits(max_connections=args.max_connections)
-    server = actornet.serve_tcp(
-        session_class, wire, host=args.host, port=args.port, limits=limits, **serve_kwargs
-    )
-    # The port line is for people and scripts alike (port 0 picks one).
-    print(f"listening on {args.host}:{server.port}", flush=True)
-    server.serve_forever()
+    """Serve until SIGINT or SIGTERM, then shut down gracefully.
+
+    Log lines go to stderr through `actornet.log_to_stream()`, so a stderr
+    nobody reads drops lines instead of stopping the server. The open-file
+    limit is raised to the hard limit first (`raise_file_limit()`), so the
+    default `Limits.max_connections` follows the raised limit.
+    """
+    with actornet.log_to_stream(level=args.log_level):
+        raise_file_limit()
+        limits = server_limits(args)
+        server = actornet.serve_tcp(
+            session_class, wire, host=args.host, port=args.port, limits=limits, **serve_kwargs
+        )
+        # The port line is for people and scripts alike (port 0 picks one).
+        print(f"listening on {args.host}:{server.port}", flush=True)
+        server.serve_forever()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import actornet
+from examples._cli import add_max_connections, raise_file_limit, server_limits
 from examples.chat.binary import IDLE_TIMEOUT, RATE_PER_SECOND, BinaryChatSession
 from examples.chat.directory import Directory
 from protocols import chat
@@ -23,12 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the server's options to `parser`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free one")
-    parser.add_argument(
-        "--max-connections",
-        type=int,
-        default=actornet.Limits().max_connections,
-        help="clients at once; more are accepted and closed",
-    )
+    add_max_connections(parser, "clients")
     parser.add_argument(
         "--stats-interval",
         type=float,
@@ -57,16 +52,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    """Serve the chat until SIGINT or SIGTERM, then shut down gracefully."""
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Serve the chat until SIGINT or SIGTERM, then shut down gracefully.
+
+    Log lines go to stderr through `actornet.log_to_stream()`, so a stderr
+    nobody reads drops lines instead of stopping the server. The open-file
+    limit is raised to the hard limit first, so the default connection limit
+    follows it.
+    """
+    with actornet.log_to_stream(level=args.log_level):
+        raise_file_limit()
+        _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> None:
     servers: list[actornet.Server[chat.ChatMessage]] = []
     directory = Directory.start(
         stats_interval=args.stats_interval or None,
         connection_count=lambda: servers[0].connection_count() if servers else 0,
     )
-    limits = actornet.Limits(idle_timeout=args.idle_timeout, max_connections=args.max_connections)
+    limits = server_limits(args, idle_timeout=args.idle_timeout)
     try:
         server = actornet.serve_tcp(
             BinaryChatSession,
