@@ -366,8 +366,8 @@ static int chat_frame(chat_t *cs, chat_t *k, int senders, size_t size, const uns
         }
         return 1;
     default:
-        /* NickChanged .. Notice: not this benchmark's business. */
-        return p[0] >= 0x82 && p[0] <= 0x90;
+        /* NickChanged .. NamesEnd: not this benchmark's business. */
+        return p[0] >= 0x82 && p[0] <= 0x91;
     }
 }
 
