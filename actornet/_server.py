@@ -19,6 +19,7 @@ from actornet._runtime._actor import tell_or_drop
 from actornet._statistics import ServerStatistics
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import FrameType, TracebackType
 
     from pykka import ActorRef
@@ -131,11 +132,19 @@ class Server(Generic[EventT]):
         with self._lock:
             return [connection.session_ref for connection in self._connections.values()]
 
-    def serve_forever(self, *, handle_signals: bool = True) -> None:
+    def serve_forever(
+        self, *, handle_signals: bool = True, on_ready: Callable[[], None] | None = None
+    ) -> None:
         """Block until the server is shut down.
 
         With `handle_signals` (and when called from the main thread), SIGINT and
         SIGTERM start a graceful `shutdown()`, after which this returns.
+
+        Args:
+            handle_signals: install the SIGINT and SIGTERM handlers.
+            on_ready: called once the handlers are in place, for example to
+                print the line a supervisor waits for: a signal sent after it
+                is always a graceful shutdown.
         """
         previous: dict[signal.Signals, Any] = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
@@ -147,6 +156,8 @@ class Server(Generic[EventT]):
             for signum in (signal.SIGINT, signal.SIGTERM):
                 previous[signum] = signal.signal(signum, request_shutdown)
         try:
+            if on_ready is not None:
+                on_ready()
             # A timed wait, so the main thread gets to run signal handlers.
             while not self._shutdown_requested.wait(0.5):
                 pass

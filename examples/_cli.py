@@ -95,6 +95,8 @@ def serve(
         server = actornet.serve_tcp(
             session_class, wire, host=args.host, port=args.port, limits=limits, **serve_kwargs
         )
-        # The port line is for people and scripts alike (port 0 picks one).
-        print(f"listening on {args.host}:{server.port}", flush=True)
-        server.serve_forever()
+        # The port line is for people and scripts alike (port 0 picks one);
+        # printed once SIGTERM is handled, so a script may send it at once.
+        server.serve_forever(
+            on_ready=lambda: print(f"listening on {args.host}:{server.port}", flush=True)
+        )

@@ -81,7 +81,10 @@ def _serve(args: argparse.Namespace) -> None:
             session_args=(directory, args.rate_limit),
         )
         servers.append(server)
-        print(f"chat server listening on {args.host}:{server.port}", flush=True)
-        server.serve_forever()
+        server.serve_forever(
+            on_ready=lambda: print(
+                f"chat server listening on {args.host}:{server.port}", flush=True
+            )
+        )
     finally:
         directory.stop()
