@@ -239,10 +239,16 @@ class Session(Actor, Generic[EventT]):
         self._conn_call_hook(self.on_connect)
 
     def _conn_received(self, events: list[EventT]) -> None:
-        for event in events:
-            if self._conn_state is not _State.OPEN:
-                break
-            self._conn_call_hook(self.on_event, event)
+        # One try around the loop, not one per event: an exception ends the
+        # connection, and with it the loop.
+        on_event = self.on_event
+        try:
+            for event in events:
+                if self._conn_state is not _State.OPEN:
+                    break
+                on_event(event)
+        except Exception as exc:
+            self._conn_hook_failed(on_event, exc)
         connection = self._conn
         if (
             connection is not None
@@ -255,14 +261,19 @@ class Session(Actor, Generic[EventT]):
     def _conn_call_hook(self, hook: Any, *args: Any) -> None:
         try:
             hook(*args)
-        except Exception:
-            logger.exception(
-                "%s.%s raised; closing the connection from %s",
-                type(self).__name__,
-                getattr(hook, "__name__", "hook"),
-                format_peer(getattr(self, "conn_peer", None)),
-            )
-            self._conn_begin_close(DisconnectReason.SESSION_FAILED, None)
+        except Exception as exc:
+            self._conn_hook_failed(hook, exc)
+
+    def _conn_hook_failed(self, hook: Any, error: Exception) -> None:
+        """Log a hook's exception and close the connection as failed."""
+        logger.error(
+            "%s.%s raised; closing the connection from %s",
+            type(self).__name__,
+            getattr(hook, "__name__", "hook"),
+            format_peer(getattr(self, "conn_peer", None)),
+            exc_info=error,
+        )
+        self._conn_begin_close(DisconnectReason.SESSION_FAILED, None)
 
     def _conn_begin_close(self, reason: DisconnectReason, error: BaseException | None) -> None:
         connection = self._conn

@@ -159,7 +159,7 @@ class Mailbox:
         # Messages left, or a put that raced with the end of the turn and saw
         # the flag held: whoever wins the flag now queues the actor, at the
         # back, behind the actors that waited meanwhile.
-        if not self.empty() and self._scheduled.acquire(blocking=False):
+        if self._head < len(self._envelopes) and self._scheduled.acquire(blocking=False):
             self._dispatcher.requeue(self)
 
     def _drain_dead(self) -> None:
