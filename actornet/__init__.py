@@ -1,26 +1,20 @@
 """actornet: network servers and clients in the actor model, on Pykka.
 
 Every connection is three actors: a reader, a writer and the `Session` you
-subclass. Actors are cheap `actornet.Actor`s on a small worker pool.
+subclass. Actors are cheap `actornet.Actor`s on a small worker pool; the pool,
+its poller and its futures are in `actornet.lowlevel`.
 """
 
 import logging
 
+from actornet import lowlevel as lowlevel
 from actornet._client import connect_tcp
 from actornet._connection import format_peer
 from actornet._exceptions import BrokenConnectionError, ClosedConnectionError
 from actornet._limits import Limits
 from actornet._logging import QueuedLogging, log_to_stream
 from actornet._messages import DisconnectReason
-from actornet._runtime._actor import (
-    Actor,
-    default_dispatcher,
-    set_default_dispatcher,
-    tell_or_drop,
-)
-from actornet._runtime._dispatcher import Dispatcher, DispatcherStatistics
-from actornet._runtime._future import DispatchedFuture
-from actornet._runtime._poller import Poller, Registration, Timer
+from actornet._runtime._actor import Actor, tell_or_drop
 from actornet._runtime._registry import live_actor_count, live_actors, stop_all
 from actornet._runtime._worker import blocking
 from actornet._server import Server, serve_tcp
@@ -33,27 +27,19 @@ __all__ = [
     "ClosedConnectionError",
     "ConnectionStatistics",
     "DisconnectReason",
-    "DispatchedFuture",
-    "Dispatcher",
-    "DispatcherStatistics",
     "Limits",
     "Outbox",
-    "Poller",
     "QueuedLogging",
-    "Registration",
     "Server",
     "ServerStatistics",
     "Session",
-    "Timer",
     "blocking",
     "connect_tcp",
-    "default_dispatcher",
     "format_peer",
     "live_actor_count",
     "live_actors",
     "log_to_stream",
     "serve_tcp",
-    "set_default_dispatcher",
     "stop_all",
     "tell_or_drop",
 ]

@@ -40,7 +40,7 @@ class Bouncer(actornet.Actor):
         self.sock = sock
         self.counter = counter
         self.stop_event = stop
-        self.registration: actornet.Registration | None = None
+        self.registration: actornet.lowlevel.Registration | None = None
 
     def on_start(self) -> None:
         poller = self.actor_inbox.dispatcher.poller
@@ -82,7 +82,7 @@ def run_actornet(
     pairs: int, seconds: float, workers: int, mode: Literal["worker", "thread"]
 ) -> float:
     """Return hops per second with the poller hosted as `mode`."""
-    dispatcher = actornet.Dispatcher(workers=workers, poller=mode)
+    dispatcher = actornet.lowlevel.Dispatcher(workers=workers, poller=mode)
 
     class LocalBouncer(Bouncer):
         pass

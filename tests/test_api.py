@@ -12,27 +12,19 @@ def test_the_public_api_is_exactly_these_names() -> None:
         "ClosedConnectionError",
         "ConnectionStatistics",
         "DisconnectReason",
-        "DispatchedFuture",
-        "Dispatcher",
-        "DispatcherStatistics",
         "Limits",
         "Outbox",
-        "Poller",
         "QueuedLogging",
-        "Registration",
         "Server",
         "ServerStatistics",
         "Session",
-        "Timer",
         "blocking",
         "connect_tcp",
-        "default_dispatcher",
         "format_peer",
         "live_actor_count",
         "live_actors",
         "log_to_stream",
         "serve_tcp",
-        "set_default_dispatcher",
         "stop_all",
         "tell_or_drop",
     ]
@@ -47,3 +39,28 @@ def test_format_peer_renders_addresses_for_log_lines() -> None:
     assert actornet.format_peer(("127.0.0.1", 7070)) == "127.0.0.1:7070"
     assert actornet.format_peer(("::1", 7070, 0, 0)) == "::1:7070"
     assert actornet.format_peer("unknown peer") == "unknown peer"
+
+
+def test_the_runtime_internals_are_in_lowlevel_and_only_there() -> None:
+    assert sorted(actornet.lowlevel.__all__) == [
+        "DEFAULT_BATCH_SIZE",
+        "DEFAULT_BLOCKING_THRESHOLD",
+        "DEFAULT_MAX_THREADS",
+        "DEFAULT_SPARE_THREADS",
+        "DEFAULT_WORKERS",
+        "DispatchedFuture",
+        "Dispatcher",
+        "DispatcherStatistics",
+        "Poller",
+        "Registration",
+        "Timer",
+        "current_worker",
+        "default_dispatcher",
+        "set_default_dispatcher",
+    ]
+    assert not set(actornet.lowlevel.__all__) & set(actornet.__all__)
+    dispatcher = actornet.lowlevel.Dispatcher()
+    try:
+        assert dispatcher.workers == actornet.lowlevel.DEFAULT_WORKERS
+    finally:
+        dispatcher.close()

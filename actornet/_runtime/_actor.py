@@ -155,7 +155,7 @@ class Actor(PykkaActor):
 
     dispatcher: ClassVar[Dispatcher | None] = None
     """The dispatcher that runs actors of this class; None means
-    `actornet.default_dispatcher()`. Read when an actor is created."""
+    `actornet.lowlevel.default_dispatcher()`. Read when an actor is created."""
 
     use_pykka_registry: ClassVar[bool] = False
     """Whether started actors of this class are also registered in

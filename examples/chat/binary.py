@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     import pykka
 
-    from actornet import Timer
+    from actornet.lowlevel import Timer
 
 logger = logging.getLogger("examples.chat")
 

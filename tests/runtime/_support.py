@@ -34,7 +34,7 @@ class Runtime:
     name: str
     base: type[pykka.Actor]
     future_class: type[pykka.Future[Any]]
-    dispatcher: actornet.Dispatcher | None = None
+    dispatcher: actornet.lowlevel.Dispatcher | None = None
 
     def build(self, behaviour: Callable[..., A]) -> type[A]:
         """Return a concrete actor class running `behaviour` on this runtime."""
@@ -58,16 +58,16 @@ class PoolFactory:
     """Creates actornet runtimes on dedicated dispatchers, and closes them all."""
 
     def __init__(self) -> None:
-        self.dispatchers: list[actornet.Dispatcher] = []
+        self.dispatchers: list[actornet.lowlevel.Dispatcher] = []
 
     def __call__(self, **options: Any) -> Runtime:
         options.setdefault("name", f"test-pool-{len(self.dispatchers)}")
-        dispatcher = actornet.Dispatcher(**options)
+        dispatcher = actornet.lowlevel.Dispatcher(**options)
         self.dispatchers.append(dispatcher)
         return Runtime(
             name="dispatched",
             base=actornet.Actor,
-            future_class=actornet.DispatchedFuture,
+            future_class=actornet.lowlevel.DispatchedFuture,
             dispatcher=dispatcher,
         )
 

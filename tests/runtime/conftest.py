@@ -23,12 +23,12 @@ def runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
             name="threading", base=pykka.ThreadingActor, future_class=pykka.ThreadingFuture
         )
         return
-    dispatcher = actornet.Dispatcher(workers=2, name="test-runtime")
+    dispatcher = actornet.lowlevel.Dispatcher(workers=2, name="test-runtime")
     try:
         yield Runtime(
             name="dispatched",
             base=actornet.Actor,
-            future_class=actornet.DispatchedFuture,
+            future_class=actornet.lowlevel.DispatchedFuture,
             dispatcher=dispatcher,
         )
     finally:

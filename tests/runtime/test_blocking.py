@@ -77,12 +77,12 @@ class Witness(pykka.Actor):
         return message.is_set()
 
 
-def statistics_settled(dispatcher: actornet.Dispatcher) -> bool:
+def statistics_settled(dispatcher: actornet.lowlevel.Dispatcher) -> bool:
     stats = dispatcher.statistics()
     return stats.running == dispatcher.workers and stats.blocked == 0
 
 
-def pool_of(runtime: Runtime) -> actornet.Dispatcher:
+def pool_of(runtime: Runtime) -> actornet.lowlevel.Dispatcher:
     assert runtime.dispatcher is not None
     return runtime.dispatcher
 

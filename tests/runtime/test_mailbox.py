@@ -59,7 +59,7 @@ class FakeActor:
 def new_mailbox() -> tuple[Mailbox, FakeDispatcher, FakeActor]:
     dispatcher = FakeDispatcher()
     actor = FakeActor()
-    mailbox = Mailbox(cast("actornet.Dispatcher", dispatcher), actor)
+    mailbox = Mailbox(cast("actornet.lowlevel.Dispatcher", dispatcher), actor)
     actor.mailbox = mailbox
     return mailbox, dispatcher, actor
 

@@ -32,9 +32,9 @@ class Recorder(actornet.Actor):
 
 
 @pytest.fixture(params=["worker", "thread"])
-def dispatcher(request: pytest.FixtureRequest) -> Iterator[actornet.Dispatcher]:
+def dispatcher(request: pytest.FixtureRequest) -> Iterator[actornet.lowlevel.Dispatcher]:
     mode: Literal["worker", "thread"] = request.param
-    pool = actornet.Dispatcher(workers=1, poller=mode, name=f"test-poller-{mode}")
+    pool = actornet.lowlevel.Dispatcher(workers=1, poller=mode, name=f"test-poller-{mode}")
     yield pool
     pool.close()
 
@@ -46,7 +46,7 @@ def received() -> queue.Queue[Any]:
 
 @pytest.fixture
 def recorder(
-    dispatcher: actornet.Dispatcher, received: queue.Queue[Any]
+    dispatcher: actornet.lowlevel.Dispatcher, received: queue.Queue[Any]
 ) -> Iterator[pykka.ActorRef[Recorder]]:
     cls: type[Recorder] = type("PollerRecorder", (Recorder,), {"dispatcher": dispatcher})
     ref: pykka.ActorRef[Recorder] = cls.start(received)
@@ -70,7 +70,7 @@ def assert_quiet(received: queue.Queue[Any]) -> None:
 
 
 def test_readable_edge_is_told_once_until_rearmed(
-    dispatcher: actornet.Dispatcher,
+    dispatcher: actornet.lowlevel.Dispatcher,
     recorder: pykka.ActorRef[Recorder],
     received: queue.Queue[Any],
     pair: tuple[socket.socket, socket.socket],
@@ -90,7 +90,7 @@ def test_readable_edge_is_told_once_until_rearmed(
 
 
 def test_peer_close_is_told_as_readable(
-    dispatcher: actornet.Dispatcher,
+    dispatcher: actornet.lowlevel.Dispatcher,
     recorder: pykka.ActorRef[Recorder],
     received: queue.Queue[Any],
     pair: tuple[socket.socket, socket.socket],
@@ -104,7 +104,7 @@ def test_peer_close_is_told_as_readable(
 
 
 def test_writable_edge_comes_at_registration_and_after_the_buffer_drains(
-    dispatcher: actornet.Dispatcher,
+    dispatcher: actornet.lowlevel.Dispatcher,
     recorder: pykka.ActorRef[Recorder],
     received: queue.Queue[Any],
     pair: tuple[socket.socket, socket.socket],
@@ -128,7 +128,7 @@ def test_writable_edge_comes_at_registration_and_after_the_buffer_drains(
 
 
 def test_registering_a_watched_descriptor_again_is_refused(
-    dispatcher: actornet.Dispatcher,
+    dispatcher: actornet.lowlevel.Dispatcher,
     recorder: pykka.ActorRef[Recorder],
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
@@ -141,7 +141,7 @@ def test_registering_a_watched_descriptor_again_is_refused(
 
 
 def test_registering_without_a_message_is_refused(
-    dispatcher: actornet.Dispatcher,
+    dispatcher: actornet.lowlevel.Dispatcher,
     recorder: pykka.ActorRef[Recorder],
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
@@ -150,7 +150,7 @@ def test_registering_without_a_message_is_refused(
 
 
 def test_closed_registration_tells_nothing(
-    dispatcher: actornet.Dispatcher,
+    dispatcher: actornet.lowlevel.Dispatcher,
     recorder: pykka.ActorRef[Recorder],
     received: queue.Queue[Any],
     pair: tuple[socket.socket, socket.socket],
@@ -162,7 +162,7 @@ def test_closed_registration_tells_nothing(
 
 
 def test_timers_are_told_in_deadline_order(
-    dispatcher: actornet.Dispatcher,
+    dispatcher: actornet.lowlevel.Dispatcher,
     recorder: pykka.ActorRef[Recorder],
     received: queue.Queue[Any],
 ) -> None:
@@ -174,7 +174,7 @@ def test_timers_are_told_in_deadline_order(
 
 
 def test_a_timer_is_not_told_before_its_delay(
-    dispatcher: actornet.Dispatcher,
+    dispatcher: actornet.lowlevel.Dispatcher,
     recorder: pykka.ActorRef[Recorder],
     received: queue.Queue[Any],
 ) -> None:
@@ -185,7 +185,7 @@ def test_a_timer_is_not_told_before_its_delay(
 
 
 def test_a_cancelled_timer_is_not_told(
-    dispatcher: actornet.Dispatcher,
+    dispatcher: actornet.lowlevel.Dispatcher,
     recorder: pykka.ActorRef[Recorder],
     received: queue.Queue[Any],
 ) -> None:
@@ -197,7 +197,7 @@ def test_a_cancelled_timer_is_not_told(
 
 
 def test_cancelled_timers_do_not_accumulate(
-    dispatcher: actornet.Dispatcher, recorder: pykka.ActorRef[Recorder]
+    dispatcher: actornet.lowlevel.Dispatcher, recorder: pykka.ActorRef[Recorder]
 ) -> None:
     poller = dispatcher.poller
     for _ in range(10_000):
@@ -206,7 +206,7 @@ def test_cancelled_timers_do_not_accumulate(
 
 
 def test_a_timer_for_a_stopped_actor_is_dropped(
-    dispatcher: actornet.Dispatcher, received: queue.Queue[Any]
+    dispatcher: actornet.lowlevel.Dispatcher, received: queue.Queue[Any]
 ) -> None:
     cls: type[Recorder] = type("ShortLived", (Recorder,), {"dispatcher": dispatcher})
     ref = cls.start(received)

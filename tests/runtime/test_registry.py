@@ -203,12 +203,12 @@ def test_pykka_registry_stop_all_stops_opted_in_actors(pool: Runtime) -> None:
 
 
 def test_starting_on_a_closed_unused_dispatcher_raises_and_leaves_no_live_actor() -> None:
-    dispatcher = actornet.Dispatcher(workers=1, name="test-closed-unused")
+    dispatcher = actornet.lowlevel.Dispatcher(workers=1, name="test-closed-unused")
     dispatcher.close()
     cls = Runtime(
         name="dispatched",
         base=actornet.Actor,
-        future_class=actornet.DispatchedFuture,
+        future_class=actornet.lowlevel.DispatchedFuture,
         dispatcher=dispatcher,
     ).build(Registered)
     baseline = actornet.live_actor_count()
