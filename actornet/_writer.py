@@ -33,11 +33,9 @@ answers with `Close`.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import socket
 import struct
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from actornet._messages import (
@@ -81,7 +79,9 @@ class Writer(Actor):
         self._connection = connection
         connection.outgoing = Outgoing(self.actor_ref)
         self._sock = connection.sock
-        self._queue: deque[bytes | memoryview] = deque()
+        # A list, not a deque: an empty deque costs 760 bytes, a list 56, and
+        # most connections are idle. Sent buffers leave by prefix deletion.
+        self._queue: list[bytes | memoryview] = []
         self._waiting_writable = False
         self._closing = False
         self._closed = False
@@ -174,7 +174,7 @@ class Writer(Actor):
                 if len(queue) == 1:
                     sent = self._sock.send(queue[0])
                 else:
-                    sent = self._sock.sendmsg(list(itertools.islice(queue, _IOV_MAX)))
+                    sent = self._sock.sendmsg(queue[:_IOV_MAX])
             except BlockingIOError:
                 registration = self._connection.registration
                 if rearmed or registration is None:
@@ -196,14 +196,19 @@ class Writer(Actor):
         self._connection.sent_bytes += sent
         self._connection.queued_bytes -= sent
         queue = self._queue
+        done = 0
         while sent:
-            head = queue[0]
+            head = queue[done]
             if sent >= len(head):
                 sent -= len(head)
-                queue.popleft()
+                done += 1
             else:
-                queue[0] = memoryview(head)[sent:]
+                queue[done] = memoryview(head)[sent:]
                 sent = 0
+        if done == len(queue):
+            queue.clear()
+        elif done:
+            del queue[:done]
 
     def _fail(self, reason: DisconnectReason, error: OSError | None) -> None:
         self._failed = True
