@@ -239,14 +239,13 @@ class Actor(PykkaActor):
             self._actor_loop_setup()
         stopped = self.actor_stopped
         inbox = self.actor_inbox
-        get = inbox.get
+        take = inbox.take
         handle = self._actor_handle_envelope
         for _ in range(limit):
             if stopped._flag:
                 break
-            try:
-                envelope = get()
-            except IndexError:
+            envelope = take()
+            if envelope is None:
                 break
             handle(envelope)
         if stopped._flag:

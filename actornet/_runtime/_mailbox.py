@@ -128,8 +128,17 @@ class Mailbox:
         Raises:
             IndexError: if the mailbox is empty.
         """
+        envelope = self.take()
+        if envelope is None:
+            raise IndexError("get from an empty mailbox")
+        return envelope
+
+    def take(self) -> Envelope[Any] | None:
+        """Take the oldest envelope, or return None if the mailbox is empty."""
         envelopes = self._envelopes
         head = self._head
+        if head >= len(envelopes):
+            return None
         envelope = envelopes[head]
         envelopes[head] = None  # drop the reference now; the slot goes at compaction
         head += 1

@@ -302,7 +302,8 @@ class Poller:
             return 0
         events = self._wait(timeout)
         delivered = self._deliver_readiness(events) if events else 0
-        if self._timers:
+        timers = self._timers
+        if timers and timers[0][0] <= time.monotonic():
             delivered += self._deliver_due_timers()
         return delivered
 
