@@ -1,7 +1,9 @@
 """Decoder: bytes from one peer in, complete messages out.
 
 Theory of operation: `receive_data` appends the chunk to one `bytearray` and at once cuts off every
-complete frame (the framing checks each frame's size before its body is buffered) and decodes it.
+complete frame (the framing checks each frame's size before its body is buffered) and decodes it;
+when nothing partial is buffered, frames are cut straight out of the chunk and only its incomplete
+tail is copied.
 So the buffer never holds more than one partial frame plus the chunk being processed, a growing
 frame is never parsed again (the framing's scan resumes where it stopped), and the consumed prefix
 is dropped once per chunk. Decoded messages wait in a list until `events()` takes them. The first
@@ -99,22 +101,34 @@ class Decoder(Generic[M]):
             return
         if self._error is not None:
             return
-        self._buffer += data
-        self._extract()
-
-    def _extract(self) -> None:
         buffer = self._buffer
+        if buffer:
+            buffer += data
+            consumed = self._extract(buffer)
+            if self._error is not None or consumed == len(buffer):
+                buffer.clear()
+            elif consumed:
+                del buffer[:consumed]
+        else:
+            # Nothing partial is waiting: cut frames straight out of the chunk
+            # and keep only its incomplete tail.
+            consumed = self._extract(data)
+            if self._error is None and consumed < len(data):
+                buffer += memoryview(data)[consumed:]
+
+    def _extract(self, source: bytes | bytearray) -> int:
+        """Decode every complete frame of `source`; return the offset after the last one."""
         framing = self._framing
         decode = self._codec.decode
         events = self._events
         pos = 0
         scanned = self._scanned
         try:
-            with memoryview(buffer) as view:
+            with memoryview(source) as view:
                 while True:
-                    bounds = framing.frame_bounds(buffer, pos, scanned)
+                    bounds = framing.frame_bounds(source, pos, scanned)
                     if bounds is None:
-                        scanned = framing.resume_offset(buffer, pos)
+                        scanned = framing.resume_offset(source, pos)
                         break
                     payload_start, payload_end, frame_end = bounds
                     events.append(decode(bytes(view[payload_start:payload_end])))
@@ -123,16 +137,11 @@ class Decoder(Generic[M]):
         except RemoteProtocolError as exc:
             exc.add_note(f"in frame {self._frames + 1} of the stream, counting from 1")
             self._error = exc
-            buffer.clear()
             self._scanned = 0
-        finally:
-            if self._error is None:
-                # Offsets are relative to the buffer, which now loses its consumed prefix.
-                self._scanned = scanned - pos
-                if pos == len(buffer):
-                    buffer.clear()
-                elif pos:
-                    del buffer[:pos]
+            return pos
+        # Offsets are relative to the buffer, which now loses its consumed prefix.
+        self._scanned = scanned - pos
+        return pos
 
     def events(self) -> list[M]:
         """Take every message decoded so far, in the order received.

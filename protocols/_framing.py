@@ -46,7 +46,7 @@ class Framing(Protocol):
         ...
 
     def frame_bounds(
-        self, buffer: bytearray, start: int, scanned: int
+        self, buffer: bytes | bytearray, start: int, scanned: int
     ) -> tuple[int, int, int] | None:
         """Locate the frame that begins at `start`, checking its size before it is complete.
 
@@ -64,11 +64,11 @@ class Framing(Protocol):
         """
         ...
 
-    def resume_offset(self, buffer: bytearray, start: int) -> int:
+    def resume_offset(self, buffer: bytes | bytearray, start: int) -> int:
         """Return where the next `frame_bounds` search may start, after it returned None."""
         ...
 
-    def describe_partial(self, buffer: bytearray, start: int) -> str:
+    def describe_partial(self, buffer: bytes | bytearray, start: int) -> str:
         """Return what was received of the incomplete frame at `start`, for an error message."""
         ...
 
@@ -145,7 +145,7 @@ class LengthPrefixed:
 
     def frame_bounds(
         self,
-        buffer: bytearray,
+        buffer: bytes | bytearray,
         start: int,
         scanned: int,  # noqa: ARG002 - a length header is read in O(1); nothing to resume
     ) -> tuple[int, int, int] | None:
@@ -173,11 +173,11 @@ class LengthPrefixed:
             return None
         return payload_start, frame_end, frame_end
 
-    def resume_offset(self, buffer: bytearray, start: int) -> int:  # noqa: ARG002
+    def resume_offset(self, buffer: bytes | bytearray, start: int) -> int:  # noqa: ARG002
         """Return `start`: reading the header again costs O(1)."""
         return start
 
-    def describe_partial(self, buffer: bytearray, start: int) -> str:
+    def describe_partial(self, buffer: bytes | bytearray, start: int) -> str:
         """Say how many header or payload bytes of the frame at `start` arrived."""
         received = len(buffer) - start
         if received < self.width:
@@ -247,7 +247,7 @@ class Delimited:
         return framed
 
     def frame_bounds(
-        self, buffer: bytearray, start: int, scanned: int
+        self, buffer: bytes | bytearray, start: int, scanned: int
     ) -> tuple[int, int, int] | None:
         """Search for the delimiter from where the last search stopped.
 
@@ -275,10 +275,10 @@ class Delimited:
             return None
         return start, found, found + len(delimiter)
 
-    def resume_offset(self, buffer: bytearray, start: int) -> int:
+    def resume_offset(self, buffer: bytes | bytearray, start: int) -> int:
         """Return the first offset where a delimiter could still begin."""
         return max(start, len(buffer) - len(self.delimiter) + 1)
 
-    def describe_partial(self, buffer: bytearray, start: int) -> str:
+    def describe_partial(self, buffer: bytes | bytearray, start: int) -> str:
         """Say how many bytes of the unterminated line at `start` arrived."""
         return f"{len(buffer) - start} bytes without the {self.delimiter!r} delimiter"

@@ -498,7 +498,7 @@ class CountingFraming:
         return self.inner.frame(payload)
 
     def frame_bounds(
-        self, buffer: bytearray, start: int, scanned: int
+        self, buffer: bytes | bytearray, start: int, scanned: int
     ) -> tuple[int, int, int] | None:
         self.calls += 1
         if isinstance(self.inner, LengthPrefixed):
@@ -509,10 +509,10 @@ class CountingFraming:
             self.scanned += max(0, end - max(start, scanned))
         return self.inner.frame_bounds(buffer, start, scanned)
 
-    def resume_offset(self, buffer: bytearray, start: int) -> int:
+    def resume_offset(self, buffer: bytes | bytearray, start: int) -> int:
         return self.inner.resume_offset(buffer, start)
 
-    def describe_partial(self, buffer: bytearray, start: int) -> str:
+    def describe_partial(self, buffer: bytes | bytearray, start: int) -> str:
         return self.inner.describe_partial(buffer, start)
 
 
