@@ -55,10 +55,6 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-# States in which send() queues frames.
-_SENDING = frozenset({_State.OPEN, _State.DISCONNECTING})
-
-
 class Outbox:
     """Handle that queues encoded frames on one connection, from any actor or thread.
 
@@ -172,9 +168,12 @@ class Session(Actor, Generic[EventT]):
             ClosedConnectionError: if the connection was closed or is closing.
         """
         connection = self._conn
+        state = self._conn_state
+        # Identity tests: an Enum's __hash__ is Python code, too slow for a set
+        # lookup per frame.
         if (
             connection is None
-            or self._conn_state not in _SENDING
+            or (state is not _State.OPEN and state is not _State.DISCONNECTING)
             or not connection.outgoing.append(frame)
         ):
             raise ClosedConnectionError(self._closed_message())
