@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Outgoing"]
 
+# One envelope serves every notification: it carries no reply future, and a
+# mailbox only reads it, so the same object may even be queued twice.
+_FLUSH_ENVELOPE: Envelope[object] = Envelope(FLUSH_OUTGOING)
+
 
 class Outgoing:
     """Frames queued for one writer by any number of senders, in order."""
@@ -67,7 +71,7 @@ class Outgoing:
         self._frames.append(frame)
         if not self._notified:
             self._notified = True
-            self._writer_inbox.put(Envelope(FLUSH_OUTGOING))
+            self._writer_inbox.put(_FLUSH_ENVELOPE)
         return True
 
     def append(self, frame: bytes) -> bool:
@@ -85,7 +89,7 @@ class Outgoing:
         """Tell the writer that frames wait; an idle writer runs its turn now."""
         if self._frames and not self._notified:
             self._notified = True
-            self._writer_inbox.put_and_run(Envelope(FLUSH_OUTGOING))
+            self._writer_inbox.put_and_run(_FLUSH_ENVELOPE)
 
     def take(self) -> list[bytes]:
         """Remove and return every waiting frame, oldest first; the writer's call."""

@@ -62,6 +62,10 @@ _MAX_EVENTS = 1024
 # Below this many cancelled timers the heap is not worth compacting.
 _COMPACT_MIN = 64
 
+# Readiness messages whose envelope is shared by every registration using
+# them; registrations beyond this many distinct messages get their own.
+_SHARED_ENVELOPES = 64
+
 
 class Registration:
     """A file descriptor watched by a poller on behalf of one actor."""
@@ -72,9 +76,11 @@ class Registration:
         "hung_up",
         "on_readable",
         "on_writable",
+        "read_envelope",
         "read_inbox",
         "readable_armed",
         "writable_armed",
+        "write_envelope",
         "write_inbox",
     )
 
@@ -97,6 +103,8 @@ class Registration:
         self.on_readable = on_readable
         #: Message told to the target when the descriptor becomes writable.
         self.on_writable = on_writable
+        self.read_envelope = poller._envelope_for(on_readable)
+        self.write_envelope = poller._envelope_for(on_writable)
         #: Whether the next input edge is delivered.
         self.readable_armed = on_readable is not None
         #: Whether the next output edge is delivered.
@@ -176,6 +184,9 @@ class Poller:
         self._cancelled_timers = 0
         self._wake_pending = False
         self._deadline: float | None = None
+        # A readiness envelope has no reply future and a mailbox only reads it,
+        # so one per message serves every registration and every event.
+        self._envelopes: dict[int, Envelope[object]] = {}
         self._closed = False
         #: True while a thread waits in `poll()`; `wake()` is only needed then.
         self.sleeping = False
@@ -247,6 +258,14 @@ class Poller:
             raise
         if self.on_interest is not None:
             self.on_interest()
+
+    def _envelope_for(self, message: object) -> Envelope[object]:
+        envelope = self._envelopes.get(id(message))
+        if envelope is None or envelope.message is not message:
+            envelope = Envelope(message)
+            if len(self._envelopes) < _SHARED_ENVELOPES:
+                self._envelopes[id(message)] = envelope
+        return envelope
 
     def has_interest(self) -> bool:
         """Return whether any descriptor or timer is being watched."""
@@ -342,11 +361,11 @@ class Poller:
                 registration.hung_up = True
             if mask & _READ_EVENTS and registration.readable_armed:
                 registration.readable_armed = False
-                registration.read_inbox.put(Envelope(registration.on_readable))
+                registration.read_inbox.put(registration.read_envelope)
                 delivered += 1
             if mask & _WRITE_EVENTS and registration.writable_armed:
                 registration.writable_armed = False
-                registration.write_inbox.put(Envelope(registration.on_writable))
+                registration.write_inbox.put(registration.write_envelope)
                 delivered += 1
         return delivered
 
