@@ -85,8 +85,9 @@ class Acceptor(Actor):
                     return
                 continue  # ECONNABORTED and friends: that client gave up
             if server.connection_count() >= server.limits.max_connections:
-                sock.close()
+                # Log first: once the peer sees the close, the line is written.
                 self._log_refusal(peer)
+                sock.close()
                 continue
             try:
                 open_connection(
