@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: no actor outlives the test that started it."""
+"""Fixtures shared by every test: no actor or client socket outlives the test that started it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pykka
 import pytest
+from _support import close_test_sockets
 
 import actornet
 
@@ -22,4 +23,5 @@ def stop_leftover_actors() -> None:
 @pytest.fixture(autouse=True)
 def _stop_leftover_actors() -> Iterator[None]:
     yield
+    close_test_sockets()
     stop_leftover_actors()
