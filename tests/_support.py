@@ -40,6 +40,8 @@ class Journal:
 
     events: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
     disconnects: queue.Queue[actornet.DisconnectReason] = field(default_factory=queue.Queue)
+    #: Set when a session starts handling a b"sleep N" event.
+    sleeping: threading.Event = field(default_factory=threading.Event)
 
     def next_disconnect(self, timeout: float = WAIT) -> actornet.DisconnectReason:
         """Return the next reason a session was told in on_disconnect()."""
@@ -60,6 +62,7 @@ class EchoSession(actornet.Session[bytes]):
         if event == b"raise":
             raise RuntimeError("on_event raised on purpose")
         if event.startswith(b"sleep "):
+            self.journal.sleeping.set()
             time.sleep(float(event.split()[1]))
         if event == b"close":
             self.close()
