@@ -44,7 +44,7 @@ class Acceptor(Actor):
         self._listener = listener
         self._registration: Registration | None = None
         self._refused = 0
-        self._refusal_logged_at = 0.0
+        self._refusal_logged_at: float | None = None  # the first refusal is always logged
 
     def on_start(self) -> None:
         """Watch the listening socket."""
@@ -85,9 +85,10 @@ class Acceptor(Actor):
                     return
                 continue  # ECONNABORTED and friends: that client gave up
             if server.connection_count() >= server.limits.max_connections:
-                sock.close()
+                # Count and log first: once the peer sees the close, both are done.
                 server._connection_refused()
                 self._log_refusal(peer)
+                sock.close()
                 continue
             try:
                 open_connection(
@@ -107,7 +108,8 @@ class Acceptor(Actor):
     def _log_refusal(self, peer: Any) -> None:
         self._refused += 1
         now = time.monotonic()
-        if now - self._refusal_logged_at >= _REFUSAL_LOG_INTERVAL:
+        last = self._refusal_logged_at
+        if last is None or now - last >= _REFUSAL_LOG_INTERVAL:
             logger.warning(
                 "refused %d connection(s), latest from %s: Limits.max_connections=%d reached",
                 self._refused,

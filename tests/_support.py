@@ -40,6 +40,8 @@ class Journal:
 
     events: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
     disconnects: queue.Queue[actornet.DisconnectReason] = field(default_factory=queue.Queue)
+    #: Set when a session starts handling a b"sleep N" event.
+    sleeping: threading.Event = field(default_factory=threading.Event)
 
     def next_disconnect(self, timeout: float = WAIT) -> actornet.DisconnectReason:
         """Return the next reason a session was told in on_disconnect()."""
@@ -60,6 +62,7 @@ class EchoSession(actornet.Session[bytes]):
         if event == b"raise":
             raise RuntimeError("on_event raised on purpose")
         if event.startswith(b"sleep "):
+            self.journal.sleeping.set()
             time.sleep(float(event.split()[1]))
         if event == b"close":
             self.close()
@@ -103,14 +106,34 @@ def serving(
         server.shutdown(timeout=WAIT)
 
 
+# Client sockets the running test opened, closed after it (tests/conftest.py) even when
+# it failed half-way: a socket left to the garbage collector raises ResourceWarning in
+# whichever later test happens to collect it, and filterwarnings=error fails that one.
+_test_sockets: list[socket.socket] = []
+
+
+def track(sock: socket.socket) -> socket.socket:
+    """Have the socket closed after the running test, if the test does not close it."""
+    _test_sockets.append(sock)
+    return sock
+
+
+def close_test_sockets() -> None:
+    """Close every socket `track()` was given (closing twice is harmless)."""
+    while _test_sockets:
+        _test_sockets.pop().close()
+
+
 def connect(server: actornet.Server[Any]) -> actornet.testing.BlockingClient[bytes]:
     """Open a blocking test client to the server."""
-    return actornet.testing.BlockingClient("127.0.0.1", server.port, RAW_WIRE, timeout=WAIT)
+    client = actornet.testing.BlockingClient("127.0.0.1", server.port, RAW_WIRE, timeout=WAIT)
+    track(client.sock)
+    return client
 
 
 def raw_socket(server: actornet.Server[Any]) -> socket.socket:
     """Open a plain socket to the server, for sending malformed bytes."""
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    sock = track(socket.create_connection(("127.0.0.1", server.port), timeout=WAIT))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import actornet
 
 
@@ -30,9 +32,19 @@ def test_the_public_api_is_exactly_these_names() -> None:
     ]
 
 
-def test_every_public_name_exists() -> None:
-    for name in actornet.__all__:
-        assert hasattr(actornet, name), name
+def test_all_lists_every_public_name_the_package_defines() -> None:
+    defined = {
+        name
+        for name, value in vars(actornet).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert defined == set(actornet.__all__)
+
+
+def test_a_star_import_gives_exactly_the_public_names() -> None:
+    namespace: dict[str, object] = {}
+    exec("from actornet import *", namespace)  # raises if __all__ names something missing
+    assert sorted(set(namespace) - {"__builtins__"}) == sorted(actornet.__all__)
 
 
 def test_format_peer_renders_addresses_for_log_lines() -> None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from _support import RAW_WIRE, WAIT, frame, read_until_closed
+from _support import RAW_WIRE, WAIT, frame, read_until_closed, track
 
 import actornet.testing
 
@@ -47,7 +47,9 @@ def example(name: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
 
 
 def client(port: int) -> actornet.testing.BlockingClient[bytes]:
-    return actornet.testing.BlockingClient("127.0.0.1", port, RAW_WIRE, timeout=WAIT)
+    connected = actornet.testing.BlockingClient("127.0.0.1", port, RAW_WIRE, timeout=WAIT)
+    track(connected.sock)
+    return connected
 
 
 def test_echo_returns_each_frame_unchanged_up_to_one_mebibyte() -> None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
-from _support import WAIT, open_fds, thread_count, wait_until
+from _support import WAIT, open_fds, thread_count, track, wait_until
 
 import actornet
 import actornet.testing
@@ -120,7 +120,9 @@ def chat_server(
 
 def connect(server: actornet.Server[Any], timeout: float = WAIT) -> ChatClient:
     """Open a blocking chat client."""
-    return actornet.testing.BlockingClient("127.0.0.1", server.port, chat.WIRE, timeout=timeout)
+    client = actornet.testing.BlockingClient("127.0.0.1", server.port, chat.WIRE, timeout=timeout)
+    track(client.sock)
+    return client
 
 
 def receive_until(

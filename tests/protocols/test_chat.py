@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import re
@@ -418,28 +417,91 @@ def test_messages_before_a_bad_frame_are_delivered_and_later_bytes_dropped() -> 
             decoder.events()
 
 
-@given(tag=st.sampled_from([tag.value for tag in chat.Tag]), body=st.binary(max_size=64))
-def test_any_body_after_a_known_tag_decodes_or_raises_remote_protocol_error(
-    tag: int, body: bytes
+def decode_all(stream: bytes) -> tuple[list[chat.ChatMessage], RemoteProtocolError | None]:
+    """Decode a whole stream; return the messages before the first refusal, and the refusal."""
+    decoder = chat.WIRE.decoder()
+    decoder.receive_data(stream)
+    decoder.receive_data(b"")
+    messages: list[chat.ChatMessage] = []
+    try:
+        while events := decoder.events():
+            messages += events
+    except RemoteProtocolError as exc:
+        return messages, exc
+    return messages, None
+
+
+@given(tag=st.sampled_from(list(chat.Tag)), body=st.binary(max_size=64))
+def test_any_body_after_a_known_tag_decodes_to_that_message_or_says_what_is_wrong_with_it(
+    tag: chat.Tag, body: bytes
 ) -> None:
-    with contextlib.suppress(RemoteProtocolError):
-        feed([frame(bytes([tag]) + body)])
+    payload = bytes([tag.value]) + body
+    messages, error = decode_all(frame(payload))
+    if error is None:
+        # One message of the class the tag names, and the only encoding of it.
+        assert [type(m) for m in messages] == [CLASSES[tag]]
+        assert chat.CODEC.encode(messages[0]) == payload
+    else:
+        assert messages == []
+        assert type(error) is RemoteProtocolError
+        assert str(error).startswith(CLASSES[tag].__name__), str(error)
+
+
+# A frame's payload: arbitrary bytes, arbitrary bytes behind a known tag, or a valid message.
+PAYLOADS = st.one_of(
+    st.binary(max_size=64),
+    st.builds(
+        lambda tag, body: bytes([tag.value]) + body,
+        st.sampled_from(list(chat.Tag)),
+        st.binary(max_size=64),
+    ),
+    ANY_MESSAGE.map(chat.CODEC.encode),
+)
+
+
+@given(payloads=st.lists(PAYLOADS, max_size=5))
+def test_a_stream_of_frames_decodes_as_each_payload_does_on_its_own(
+    payloads: list[bytes],
+) -> None:
+    expected: list[chat.ChatMessage] = []
+    expected_error: RemoteProtocolError | None = None
+    for payload in payloads:
+        try:
+            expected.append(chat.CODEC.decode(payload))
+        except RemoteProtocolError as exc:
+            expected_error = exc
+            break
+    messages, error = decode_all(b"".join(frame(p) for p in payloads))
+    assert messages == expected
+    assert str(error) == str(expected_error)
 
 
 @given(data=st.binary(max_size=256))
-def test_any_byte_stream_decodes_or_raises_remote_protocol_error(data: bytes) -> None:
-    with contextlib.suppress(RemoteProtocolError):
-        feed([data])
+def test_any_byte_stream_decodes_to_messages_that_reencode_to_it_or_is_refused(
+    data: bytes,
+) -> None:
+    # Mostly refused by the framing: the first four bytes declare a length over the limit.
+    messages, error = decode_all(data)
+    consumed = b"".join(chat.WIRE.encode(m) for m in messages)
+    assert data.startswith(consumed)
+    if error is None:
+        assert consumed == data
+    else:
+        assert isinstance(error, RemoteProtocolError)
 
 
 @given(message=ANY_MESSAGE, position=st.integers(0, 10_000), byte=st.integers(0, 255))
-def test_a_valid_frame_with_one_byte_changed_decodes_or_raises_remote_protocol_error(
+def test_a_valid_frame_with_one_byte_changed_decodes_to_its_bytes_or_is_refused(
     message: chat.ChatMessage, position: int, byte: int
 ) -> None:
     framed = bytearray(chat.WIRE.encode(message))
     framed[position % len(framed)] = byte
-    with contextlib.suppress(RemoteProtocolError):
-        feed([bytes(framed)])
+    messages, error = decode_all(bytes(framed))
+    if error is None:
+        assert b"".join(chat.WIRE.encode(m) for m in messages) == framed
+        assert (messages == [message]) is (framed == chat.WIRE.encode(message))
+    else:
+        assert isinstance(error, RemoteProtocolError)
 
 
 # --- messages this side may not send -----------------------------------------------------------

@@ -36,5 +36,5 @@ def test_frame_too_large_gives_value_and_limit() -> None:
 
 
 def test_frame_too_large_names_the_setting_and_a_lower_bound() -> None:
-    error = FrameTooLarge(70000, 65536, setting="Limits.max_frame_size", at_least=True)
-    assert str(error) == "frame of at least 70000 bytes exceeds Limits.max_frame_size=65536"
+    error = FrameTooLarge(70000, 65536, setting="Delimited.max_frame_size", at_least=True)
+    assert str(error) == "frame of at least 70000 bytes exceeds Delimited.max_frame_size=65536"

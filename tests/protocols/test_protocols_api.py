@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import protocols
 
 
@@ -26,9 +28,19 @@ def test_public_names_are_pinned() -> None:
     )
 
 
-def test_every_public_name_exists() -> None:
-    for name in protocols.__all__:
-        assert getattr(protocols, name) is not None
+def test_all_lists_every_public_name_the_package_defines() -> None:
+    defined = {
+        name
+        for name, value in vars(protocols).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert defined == set(protocols.__all__)
+
+
+def test_a_star_import_gives_exactly_the_public_names() -> None:
+    namespace: dict[str, object] = {}
+    exec("from protocols import *", namespace)  # raises if __all__ names something missing
+    assert sorted(set(namespace) - {"__builtins__"}) == sorted(protocols.__all__)
 
 
 def test_default_frame_limit_is_64_kib() -> None:
