@@ -200,5 +200,7 @@ class Reader(Actor):
         if connection.session_ref.actor_stopped.is_set():
             self._done = True
             return
-        # The session would run next anyway: an idle one runs inside this turn.
-        connection.session_inbox.put_and_run(Envelope(message))
+        # A plain put, not put_and_run(): the session runs user code that may
+        # block, and the reader must stay free to read ahead (up to
+        # read_high_water) meanwhile. The hand-off slot runs it next anyway.
+        connection.session_inbox.put(Envelope(message))

@@ -91,8 +91,8 @@ DEFAULT_BLOCKING_THRESHOLD = 0.02
 REFILL_INTERVAL = 61
 
 #: Turns one turn may run inside itself with `Mailbox.put_and_run()`: a
-#: reader runs its session's, which runs its writer's.
-MAX_NESTED_TURNS = 2
+#: session's turn runs its writer's; deeper chains are scheduled as usual.
+MAX_NESTED_TURNS = 1
 
 # A refill shares the older half of a FIFO longer than this with idle workers;
 # shorter ones are not worth waking a thread for.

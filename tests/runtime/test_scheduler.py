@@ -195,6 +195,6 @@ def test_turns_run_inside_turns_at_most_max_nested_turns_deep(make_pool: PoolFac
     assert chain is not None
     chain.tell("go")
     items = journal.wait_for_length(len(names), timeout=WAIT)
-    # actor-0 runs a normal turn, the next two inside it, the last one is
-    # scheduled as usual once the chain is too deep.
+    # actor-0 runs a normal turn, the next MAX_NESTED_TURNS each inside the
+    # one before, and the last is scheduled as usual once the chain is too deep.
     assert items == [*((name, depth) for depth, name in enumerate(names[:-1])), (names[-1], 0)]
