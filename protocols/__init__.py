@@ -7,6 +7,7 @@ from protocols._errors import FrameTooLarge, LocalProtocolError, ProtocolError, 
 from protocols._framing import DEFAULT_MAX_FRAME_SIZE, Delimited, Framing, LengthPrefixed
 from protocols._tagged import TaggedUnion
 from protocols._wire import Wire
+from protocols._wireprotocol import Opened, Receiver, Sender, WireProtocol
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
@@ -18,9 +19,13 @@ __all__ = [
     "Framing",
     "LengthPrefixed",
     "LocalProtocolError",
+    "Opened",
     "ProtocolError",
     "RawCodec",
+    "Receiver",
     "RemoteProtocolError",
+    "Sender",
     "TaggedUnion",
     "Wire",
+    "WireProtocol",
 ]

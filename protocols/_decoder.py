@@ -143,6 +143,19 @@ class Decoder(Generic[M]):
         self._scanned = scanned - pos
         return pos
 
+    @property
+    def finished(self) -> bool:
+        """Always False: a framed stream ends only at EOF, never inside the protocol."""
+        return False
+
+    def data_to_send(self) -> bytes:
+        """Return b"": framing owes the peer nothing."""
+        return b""
+
+    def opened(self) -> None:
+        """Return None: a framed stream has no handshake (`Wire.encoder()` makes the sender)."""
+        return
+
     def events(self) -> list[M]:
         """Take every message decoded so far, in the order received.
 

@@ -44,3 +44,12 @@ class Encoder(Generic[M]):
             LocalProtocolError: The message cannot be encoded or its payload is too large to frame.
         """
         return self._framing.frame(self._codec.encode(message))
+
+    def close(self, code: int, reason: str) -> bytes:  # noqa: ARG002 - the Sender signature
+        """Return b"": a framed stream ends with the connection, without a goodbye of its own."""
+        return b""
+
+    @property
+    def awaits_peer_close(self) -> bool:
+        """False: nothing to wait for once the last frame is written."""
+        return False

@@ -19,11 +19,15 @@ def test_public_names_are_pinned() -> None:
             "Framing",
             "LengthPrefixed",
             "LocalProtocolError",
+            "Opened",
             "ProtocolError",
             "RawCodec",
+            "Receiver",
             "RemoteProtocolError",
+            "Sender",
             "TaggedUnion",
             "Wire",
+            "WireProtocol",
         ]
     )
 
@@ -45,3 +49,19 @@ def test_a_star_import_gives_exactly_the_public_names() -> None:
 
 def test_default_frame_limit_is_64_kib() -> None:
     assert protocols.DEFAULT_MAX_FRAME_SIZE == 65536
+
+
+def test_wire_is_the_easy_case_of_the_wire_protocol_seam() -> None:
+    wire = protocols.Wire(protocols.LengthPrefixed(), protocols.RawCodec())
+    # mypy checks these assignments against the Protocols; the asserts check behaviour.
+    seam: protocols.WireProtocol[bytes] = wire
+    receiver: protocols.Receiver[bytes] = seam.decoder()
+    sender = seam.encoder()
+    assert sender is not None
+    receiver.receive_data(sender.send(b"hi"))
+    assert receiver.events() == [b"hi"]
+    assert receiver.data_to_send() == b""
+    assert receiver.opened() is None
+    assert not receiver.finished
+    assert sender.close(1000, "bye") == b""
+    assert not sender.awaits_peer_close
