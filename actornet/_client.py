@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pykka import ActorRef
 
     from actornet._session import Session
-    from protocols import Wire
+    from protocols import WireProtocol
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "connect_tcp"]
 
@@ -25,7 +25,7 @@ SessionT = TypeVar("SessionT", bound="Session[Any]")
 
 def connect_tcp(  # noqa: PLR0913 - every argument is a documented knob
     session_class: type[SessionT],
-    wire: Wire[Any],
+    wire: WireProtocol[Any],
     host: str,
     port: int,
     *,

@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     from pykka import ActorRef
 
     from actornet._limits import Limits
+    from actornet._messages import DisconnectReason
     from actornet._outgoing import Outgoing
     from actornet._runtime._mailbox import Mailbox
     from actornet._runtime._poller import Registration
     from actornet._session import Session
-    from protocols import Wire
+    from protocols import WireProtocol
 
 __all__ = ["Connection", "open_connection"]
 
@@ -38,7 +39,9 @@ class Connection:
     """
 
     __slots__ = (
+        "disconnect_reason",
         "dropped_frames",
+        "handshake_pending",
         "limits",
         "on_closed",
         "outgoing",
@@ -62,7 +65,7 @@ class Connection:
         *,
         sock: socket.socket,
         peer: Any,
-        wire: Wire[Any],
+        wire: WireProtocol[Any],
         limits: Limits,
         on_closed: Callable[[Connection], None] | None,
     ) -> None:
@@ -75,6 +78,10 @@ class Connection:
         self.on_closed = on_closed
         #: Set by the reader when the session fell behind; cleared by the session.
         self.reading_paused = False
+        #: Whether the protocol opens with a handshake the reader must see through.
+        self.handshake_pending = False
+        #: Why the connection ended, set by the session when it begins to close.
+        self.disconnect_reason: DisconnectReason | None = None
         #: Set once the actors exist; the writer tolerates None until then.
         self.registration: Registration | None = None
         # Counters: the reader writes the received ones, the writer the rest.
@@ -115,7 +122,7 @@ def format_peer(peer: Any) -> str:
 def open_connection(  # noqa: PLR0913 - the parts of a connection, named
     sock: socket.socket,
     session_class: type[Session[Any]],
-    wire: Wire[Any],
+    wire: WireProtocol[Any],
     limits: Limits,
     *,
     session_args: tuple[Any, ...] = (),
@@ -152,13 +159,15 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
         limits=limits,
         on_closed=on_closed,
     )
+    sender = wire.encoder()
+    connection.handshake_pending = sender is None
     if on_opened is not None:
         on_opened(connection)
     try:
         connection.writer_ref = Writer.start(connection)
         connection.session_ref = session_class.start(*session_args, **(session_kwargs or {}))
         connection.session_inbox = cast("Mailbox", connection.session_ref.actor_inbox)
-        connection.session_ref.tell(Connected(connection))
+        connection.session_ref.tell(Connected(connection, sender))
         connection.reader_ref = Reader.start(connection)
         registration = poller.register(
             sock.fileno(),

@@ -8,6 +8,7 @@ from typing import Literal
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
+    "DEFAULT_HANDSHAKE_TIMEOUT",
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_READ_HIGH_WATER",
     "DEFAULT_READ_LOW_WATER",
@@ -52,6 +53,11 @@ UNLIMITED_FILES = 1 << 20
 #: Seconds a closing connection may spend flushing queued bytes before it is
 #: closed regardless.
 DEFAULT_CLOSE_TIMEOUT = 5.0
+
+#: Seconds a connection whose protocol opens with a handshake (a WebSocket
+#: upgrade) may take to complete it: 10 s, as nginx's and most TLS servers'
+#: handshake timeouts, long enough for a slow mobile link.
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 
 #: Bytes asked of each recv call: 64 KiB, the usual socket receive buffer size.
 DEFAULT_RECEIVE_SIZE = 64 * 1024
@@ -118,6 +124,13 @@ class Limits:
     receive_size: int = DEFAULT_RECEIVE_SIZE
     """Bytes asked of each recv call."""
 
+    handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT
+    """Seconds a protocol's opening handshake may take (`IDLE_TIMEOUT` after it); None: no bound.
+
+    Counts from the connection's start, however often bytes trickle in, so a
+    peer cannot hold a connection half-open by sending a byte at a time. A plain
+    HTTP connection on a WebSocket door never opens, so this bounds it too."""
+
     def __post_init__(self) -> None:
         if self.write_queue_bytes < 1:
             raise ValueError(f"write_queue_bytes={self.write_queue_bytes} must be positive")
@@ -139,5 +152,9 @@ class Limits:
             )
         if self.close_timeout < 0:
             raise ValueError(f"close_timeout={self.close_timeout} must not be negative")
+        if self.handshake_timeout is not None and self.handshake_timeout <= 0:
+            raise ValueError(
+                f"handshake_timeout={self.handshake_timeout} must be positive or None"
+            )
         if self.receive_size < 1:
             raise ValueError(f"receive_size={self.receive_size} must be positive")

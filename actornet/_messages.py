@@ -86,6 +86,13 @@ class Received:
 
 
 @dataclass(frozen=True, slots=True)
+class ProtocolOpened:
+    """The protocol's handshake succeeded: the session takes over its sending half."""
+
+    opened: Any  # protocols.Opened
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionEnded:
     """The reader or writer saw the connection end; `error` explains why."""
 
@@ -126,9 +133,25 @@ FLUSH_OUTGOING = FlushOutgoing()
 
 @dataclass(frozen=True, slots=True)
 class Close:
-    """Flush what is queued within `Limits.close_timeout`, then close; `abort` skips the flush."""
+    """Flush what is queued within `Limits.close_timeout`, then close; `abort` skips the flush.
+
+    `linger` keeps the socket open after the flush until the reader reports
+    `ReaderDone` (the peer answered a closing handshake, or hung up), still
+    within `Limits.close_timeout`.
+    """
 
     abort: bool = False
+    linger: bool = False
+
+
+# -- reader -> writer ------------------------------------------------------
+
+
+class ReaderDone(_Singleton):
+    """The reader reads no more: the peer ended the conversation, or the connection broke."""
+
+
+READER_DONE = ReaderDone()
 
 
 # -- writer -> session, session -> server ----------------------------------
@@ -143,9 +166,14 @@ WRITER_CLOSED = WriterClosed()
 
 @dataclass(frozen=True, slots=True)
 class Connected:
-    """First message to a session: the connection is open and wired."""
+    """First message to a session: the connection is open and wired.
+
+    `sender` is the protocol's sending half, or None if a handshake comes first
+    (then `ProtocolOpened` brings it).
+    """
 
     connection: Any
+    sender: Any = None
 
 
 class Shutdown(_Singleton):

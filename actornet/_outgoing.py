@@ -19,6 +19,11 @@ Order: frames from one sender keep their order, and a `Close` or other message
 told after a frame reaches the writer after the frame, because the writer takes
 the waiting frames before it handles any message.
 
+Sealing: when the protocol's last bytes are queued (the answer to the peer's
+WebSocket close, the close that reports the peer's error, this side's own
+close), `seal()` appends them and drops every later frame silently, so nothing
+follows a close on the wire, whichever thread tries to send.
+
 Thread safety, under the GIL: senders only append; the writer only deletes the
 prefix it has taken (`del frames[:n]`, one atomic operation), so a frame
 appended meanwhile stays. The writer clears the notified flag *before* taking,
@@ -49,7 +54,7 @@ _FLUSH_ENVELOPE: Envelope[object] = Envelope(FLUSH_OUTGOING)
 class Outgoing:
     """Frames queued for one writer by any number of senders, in order."""
 
-    __slots__ = ("_frames", "_notified", "_writer_inbox", "closed")
+    __slots__ = ("_frames", "_notified", "_writer_inbox", "closed", "dropped", "sealed")
 
     def __init__(self, writer_ref: ActorRef[Any]) -> None:
         self._frames: list[bytes] = []
@@ -57,6 +62,10 @@ class Outgoing:
         self._writer_inbox = cast("Mailbox", writer_ref.actor_inbox)
         #: Set by the writer once it sends no more; later frames are refused.
         self.closed = False
+        #: Set by `seal()`: later frames are dropped without an error.
+        self.sealed = False
+        #: Frames dropped because they came after the seal.
+        self.dropped = 0
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -66,8 +75,8 @@ class Outgoing:
 
     def put(self, frame: bytes) -> bool:
         """Queue an encoded frame for the writer; False if it sends no more."""
-        if self.closed:
-            return False
+        if self.closed or self.sealed:
+            return self._refuse()
         self._frames.append(frame)
         if not self._notified:
             self._notified = True
@@ -80,9 +89,30 @@ class Outgoing:
         For the connection's own session, which calls `notify()` once at the
         end of its turn, so that everything one turn sends leaves together.
         """
+        if self.closed or self.sealed:
+            return self._refuse()
+        self._frames.append(frame)
+        return True
+
+    def seal(self, last: bytes) -> None:
+        """Queue the connection's last bytes (if any) and drop every later frame.
+
+        A second seal drops its bytes: only one side's close reaches the peer.
+        """
+        if self.closed or self.sealed:
+            return
+        if last:
+            self._frames.append(last)
+        self.sealed = True
+        if self._frames and not self._notified:
+            self._notified = True
+            self._writer_inbox.put(_FLUSH_ENVELOPE)
+
+    def _refuse(self) -> bool:
+        """Refuse a frame: False once the writer is closed, True (dropped) after the seal."""
         if self.closed:
             return False
-        self._frames.append(frame)
+        self.dropped += 1
         return True
 
     def notify(self) -> None:

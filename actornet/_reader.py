@@ -22,6 +22,16 @@ reader tells itself `Readable` and lets other actors run first.
 Idle timeout: one poller timer per connection, re-armed for the remaining time
 whenever it fires early, so input costs a timestamp, not a timer.
 
+Stateful protocols (see `protocols.Receiver`): after each chunk the reader
+queues what the protocol itself owes the peer (`data_to_send`: a handshake
+response, a pong) on the connection's `Outgoing`, hands a sender made by a
+successful handshake to the session (`ProtocolOpened`, told before any event),
+then tells the events. Once the protocol is finished (the peer's close) or
+rejected the input, its last bytes seal `Outgoing`, so nothing follows them.
+A protocol that opens with a handshake must complete it within
+`Limits.handshake_timeout` of the connection's start. A protocol that speaks
+first (a WebSocket client's upgrade request) has its bytes queued on start.
+
 Error handling: `recv` errors end the connection as `CONNECTION_BROKEN` (the
 OSError is kept as the cause); bytes the wire format rejects end it as
 `PROTOCOL_ERROR`, after every complete event before them was delivered; EOF ends
@@ -40,15 +50,17 @@ from pykka._envelope import Envelope
 from actornet._messages import (
     IDLE_CHECK,
     READABLE,
+    READER_DONE,
     ConnectionEnded,
     DisconnectReason,
     IdleCheck,
+    ProtocolOpened,
     Readable,
     Received,
     ResumeReading,
 )
-from actornet._runtime._actor import Actor
-from protocols import RemoteProtocolError
+from actornet._runtime._actor import Actor, tell_or_drop
+from protocols import Decoder, RemoteProtocolError
 
 if TYPE_CHECKING:
     import socket
@@ -64,6 +76,13 @@ logger = logging.getLogger("actornet.reader")
 _MAX_RECVS_PER_TURN = 16
 
 
+class _HandshakeCheck:
+    """The handshake deadline passed."""
+
+
+_HANDSHAKE_CHECK = _HandshakeCheck()
+
+
 class Reader(Actor):
     """Actor that reads one socket, decodes frames and tells the events to the session."""
 
@@ -71,20 +90,30 @@ class Reader(Actor):
         super().__init__()
         self._connection = connection
         self._decoder = connection.wire.decoder()
+        # A plain Decoder owes the peer nothing and never opens or finishes:
+        # its reads skip those questions.
+        self._stateful = type(self._decoder) is not Decoder
+        self._awaiting_open = connection.handshake_pending
         self._last_input = time.monotonic()
         self._idle_timer: Timer | None = None
+        self._handshake_timer: Timer | None = None
         self._done = False
 
     def on_start(self) -> None:
-        """Arm the idle timer."""
-        timeout = self._connection.limits.idle_timeout
-        if timeout is not None:
-            self._idle_timer = self.tell_later(timeout, IDLE_CHECK)
+        """Arm the idle and handshake timers; send what the protocol says first."""
+        limits = self._connection.limits
+        if limits.idle_timeout is not None:
+            self._idle_timer = self.tell_later(limits.idle_timeout, IDLE_CHECK)
+        if self._awaiting_open and limits.handshake_timeout is not None:
+            self._handshake_timer = self.tell_later(limits.handshake_timeout, _HANDSHAKE_CHECK)
+        if self._stateful:
+            first = self._decoder.data_to_send()
+            if first:
+                self._connection.outgoing.put(first)
 
     def on_stop(self) -> None:
-        """Cancel the idle timer."""
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
+        """Cancel the timers."""
+        self._cancel_timers()
 
     def _handle_receive(self, message: Any) -> Any:
         # Readiness first: it is nearly every message a reader gets.
@@ -107,6 +136,8 @@ class Reader(Actor):
             self._read()
         elif isinstance(message, IdleCheck):
             self._check_idle()
+        elif message is _HANDSHAKE_CHECK:
+            self._check_handshake()
         else:
             logger.warning("%s ignored an unexpected message: %r", self, message)
 
@@ -153,18 +184,64 @@ class Reader(Actor):
 
     def _deliver(self) -> bool:
         """Tell the session every complete event; False once the input is rejected."""
+        if self._stateful:
+            return self._deliver_stateful()
         while True:
             try:
                 events = self._decoder.events()
             except RemoteProtocolError as exc:
-                debug = logger.isEnabledFor(logging.DEBUG)
-                logger.info("closing %s: %s", self._connection, exc, exc_info=debug)
-                self._end(DisconnectReason.PROTOCOL_ERROR, exc)
+                self._reject(exc)
                 return False
             if not events:
                 return True
             self._connection.received_frames += len(events)
             self._tell_session(Received(events))
+
+    def _deliver_stateful(self) -> bool:
+        decoder = self._decoder
+        error: RemoteProtocolError | None = None
+        events: list[Any] = []
+        try:
+            while batch := decoder.events():
+                events += batch
+        except RemoteProtocolError as exc:
+            error = exc
+        reply = decoder.data_to_send()
+        finished = decoder.finished
+        outgoing = self._connection.outgoing
+        if error is not None or finished:
+            outgoing.seal(reply)
+        elif reply:
+            outgoing.put(reply)
+        if self._awaiting_open:
+            self._hand_over_sender()
+        if events:
+            self._connection.received_frames += len(events)
+            self._tell_session(Received(events))
+        if error is not None:
+            self._reject(error)
+            return False
+        if finished:
+            logger.debug("%s: the peer ended the conversation", self._connection)
+            self._end(DisconnectReason.PEER_CLOSED, None)
+            return False
+        return True
+
+    def _hand_over_sender(self) -> None:
+        """Give the session the sender a completed handshake made, before any event."""
+        opened = self._decoder.opened()
+        if opened is None:
+            return
+        self._awaiting_open = False
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
+        self._tell_session(ProtocolOpened(opened))
+
+    def _reject(self, error: RemoteProtocolError) -> None:
+        debug = logger.isEnabledFor(logging.DEBUG)
+        logger.info("closing %s: %s", self._connection, error, exc_info=debug)
+        self._end(DisconnectReason.PROTOCOL_ERROR, error)
 
     def _pause(self) -> bool:
         """Stop reading until the session catches up; False if it already has."""
@@ -188,12 +265,31 @@ class Reader(Actor):
         remaining = timeout if self._connection.reading_paused else timeout - silent_for
         self._idle_timer = self.tell_later(remaining, IDLE_CHECK)
 
-    def _end(self, reason: DisconnectReason, error: BaseException | None) -> None:
-        self._done = True
+    def _check_handshake(self) -> None:
+        self._handshake_timer = None
+        if self._done or not self._awaiting_open:
+            return
+        logger.info(
+            "closing %s: no handshake within Limits.handshake_timeout=%g s",
+            self._connection,
+            self._connection.limits.handshake_timeout,
+        )
+        self._end(DisconnectReason.IDLE_TIMEOUT, None)
+
+    def _cancel_timers(self) -> None:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
+
+    def _end(self, reason: DisconnectReason, error: BaseException | None) -> None:
+        self._done = True
+        self._cancel_timers()
         self._tell_session(ConnectionEnded(reason, error))
+        # A writer waiting for the peer's answer to a closing handshake waits no more.
+        tell_or_drop(self._connection.writer_ref, READER_DONE)
 
     def _tell_session(self, message: object) -> None:
         connection = self._connection

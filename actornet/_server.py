@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pykka import ActorRef
 
     from actornet._session import Session
-    from protocols import Wire
+    from protocols import WireProtocol
 
 __all__ = ["DEFAULT_BACKLOG", "Server", "serve_tcp"]
 
@@ -63,7 +63,7 @@ class Server(Generic[EventT]):
         listener: socket.socket,
         *,
         session_class: type[Session[EventT]],
-        wire: Wire[EventT],
+        wire: WireProtocol[EventT],
         limits: Limits,
         session_args: tuple[Any, ...],
         session_kwargs: dict[str, Any],
@@ -226,7 +226,7 @@ class Server(Generic[EventT]):
 
 def serve_tcp(  # noqa: PLR0913 - every argument is a documented knob
     session_class: type[Session[EventT]],
-    wire: Wire[EventT],
+    wire: WireProtocol[EventT],
     *,
     host: str = "127.0.0.1",
     port: int = 0,

@@ -16,6 +16,7 @@ from actornet._messages import (
     Connected,
     ConnectionEnded,
     DisconnectReason,
+    ProtocolOpened,
     Received,
     Shutdown,
     WriterClosed,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from actornet._limits import Limits
     from actornet._outgoing import Outgoing
     from actornet._statistics import ConnectionStatistics
-    from protocols import Encoder, Wire
+    from protocols import Opened, Sender, WireProtocol
 
 __all__ = ["Outbox", "Session"]
 
@@ -41,10 +42,24 @@ EventT = TypeVar("EventT")
 # Reasons after which nothing queued can reach the peer: close without flushing.
 _ABORTING = frozenset({DisconnectReason.CONNECTION_BROKEN, DisconnectReason.SLOW_CONSUMER})
 
+# RFC 6455 close codes for the endings this side begins, given to the
+# protocol's `Sender.close()` (protocols without a goodbye ignore them). The
+# peer's own close and its protocol errors are answered by the receiver.
+_GOING_AWAY = 1001
+_INTERNAL_ERROR = 1011
+_NORMAL = 1000
+_CLOSE_CODES = {
+    DisconnectReason.SHUTDOWN: (_GOING_AWAY, "server shutting down"),
+    DisconnectReason.IDLE_TIMEOUT: (_GOING_AWAY, "idle timeout"),
+    DisconnectReason.SESSION_FAILED: (_INTERNAL_ERROR, "server error"),
+}
+
 
 class _State(enum.Enum):
     #: Started, waiting for the connection to be wired.
     NEW = "new"
+    #: Wired; the protocol's handshake is under way (no hooks have run).
+    HANDSHAKING = "handshaking"
     #: Events flow both ways.
     OPEN = "open"
     #: on_disconnect() is running: it may still send a farewell.
@@ -100,8 +115,13 @@ class Session(Actor, Generic[EventT]):
     conn_limits: Limits
     """The limits this connection runs under."""
 
-    conn_wire: Wire[EventT]
+    conn_wire: WireProtocol[EventT]
     """The wire format this connection speaks."""
+
+    conn_handshake: object | None
+    """What the protocol's opening handshake established (for WebSocket, a
+    `protocols.websocket` handshake record: path, subprotocol, extensions), or
+    None for a protocol without one."""
 
     conn_outbox: Outbox
     """Handle for other actors to queue encoded frames on this connection."""
@@ -118,8 +138,10 @@ class Session(Actor, Generic[EventT]):
         """Create the session; override freely, but call `super().__init__()`."""
         super().__init__(*args, **kwargs)
         self._conn: Connection | None = None
-        self._conn_encoder: Encoder[EventT] | None = None
+        self._conn_encoder: Sender[EventT] | None = None
         self._conn_state = _State.NEW
+        self._conn_close_code = (_NORMAL, "")
+        self.conn_handshake = None
         self.conn_disconnect_reason = None
         self.conn_disconnect_error = None
 
@@ -128,7 +150,9 @@ class Session(Actor, Generic[EventT]):
     def on_connect(self) -> None:
         """Run when the connection is open, before any event arrives.
 
-        The `conn_` attributes are set by then; `send()` works.
+        The `conn_` attributes are set by then; `send()` works. For a protocol
+        that opens with a handshake (a WebSocket upgrade), this runs once the
+        handshake succeeded, and never if it fails.
         """
 
     def on_event(self, event: EventT) -> None:
@@ -191,12 +215,18 @@ class Session(Actor, Generic[EventT]):
             )
         return self._conn.statistics()
 
-    def close(self) -> None:
+    def close(self, *, code: int = _NORMAL, reason: str = "") -> None:
         """Flush what was sent, then close the connection.
 
         `on_disconnect(DisconnectReason.CLOSED_BY_SESSION)` runs first. Closing
         twice is harmless.
+
+        Args:
+            code: For a protocol with a closing handshake (WebSocket), the RFC
+                6455 close code sent to the peer; others ignore it.
+            reason: Likewise, the close reason (at most 123 UTF-8 bytes).
         """
+        self._conn_close_code = (code, reason)
         self._conn_begin_close(DisconnectReason.CLOSED_BY_SESSION, None)
 
     # -- framework ----------------------------------------------------------
@@ -216,7 +246,9 @@ class Session(Actor, Generic[EventT]):
         elif isinstance(message, ConnectionEnded):
             self._conn_begin_close(message.reason, message.error)
         elif isinstance(message, Connected):
-            self._conn_connected(message.connection)
+            self._conn_connected(message.connection, message.sender)
+        elif isinstance(message, ProtocolOpened):
+            self._conn_opened(message.opened)
         elif isinstance(message, WriterClosed):
             self._conn_state = _State.CLOSED
             self.stop()
@@ -226,15 +258,27 @@ class Session(Actor, Generic[EventT]):
             return super()._handle_receive(message)
         return None
 
-    def _conn_connected(self, connection: Connection) -> None:
+    def _conn_connected(self, connection: Connection, sender: Sender[EventT] | None) -> None:
         self._conn = connection
         self.conn_peer = connection.peer
         self.conn_limits = connection.limits
         self.conn_wire = connection.wire
         self.conn_outbox = Outbox(connection.outgoing, connection.peer)
-        self._conn_encoder = connection.wire.encoder()
+        if sender is None:
+            self._conn_state = _State.HANDSHAKING
+            return
+        self._conn_encoder = sender
         self._conn_state = _State.OPEN
         logger.debug("connection from %s opened", format_peer(connection.peer))
+        self._conn_call_hook(self.on_connect)
+
+    def _conn_opened(self, opened: Opened[EventT]) -> None:
+        if self._conn_state is not _State.HANDSHAKING:
+            return  # closed while the handshake was finishing
+        self._conn_encoder = opened.sender
+        self.conn_handshake = opened.details
+        self._conn_state = _State.OPEN
+        logger.debug("connection from %s opened", format_peer(self.conn_peer))
         self._conn_call_hook(self.on_connect)
 
     def _conn_received(self, events: list[EventT]) -> None:
@@ -276,8 +320,18 @@ class Session(Actor, Generic[EventT]):
 
     def _conn_begin_close(self, reason: DisconnectReason, error: BaseException | None) -> None:
         connection = self._conn
-        if self._conn_state is not _State.OPEN or connection is None:
+        if connection is None:
             return
+        if self._conn_state is _State.HANDSHAKING:
+            # Never opened: no hooks ran, so none run now.
+            self._conn_state = _State.CLOSING
+            self.conn_disconnect_reason = connection.disconnect_reason = reason
+            self.conn_disconnect_error = error
+            self._conn_tell_writer(Close(abort=reason in _ABORTING))
+            return
+        if self._conn_state is not _State.OPEN:
+            return
+        connection.disconnect_reason = reason
         self._conn_state = _State.DISCONNECTING
         self.conn_disconnect_reason = reason
         self.conn_disconnect_error = error
@@ -297,12 +351,43 @@ class Session(Actor, Generic[EventT]):
         except Exception:
             logger.exception("%s.on_disconnect raised", type(self).__name__)
         self._conn_state = _State.CLOSING
+        abort = reason in _ABORTING
+        linger = not abort and self._conn_say_goodbye(reason)
         self._conn_encoder = None
+        self._conn_tell_writer(Close(abort=abort, linger=linger))
+        if not linger:
+            # A lingering close still reads, for the peer's answer; the
+            # writer stops the reader once it closes the socket.
+            connection.reader_ref.stop(block=False)
+
+    def _conn_say_goodbye(self, reason: DisconnectReason) -> bool:
+        """Seal the connection with the protocol's close, if this side ends it and it has one.
+
+        Returns:
+            Whether the writer should wait for the peer to answer the close.
+        """
+        encoder = self._conn_encoder
+        assert self._conn is not None
+        if reason is DisconnectReason.CLOSED_BY_SESSION:
+            ending: tuple[int, str] | None = self._conn_close_code
+        else:
+            ending = _CLOSE_CODES.get(reason)
+        if encoder is None or ending is None:
+            return False
         try:
-            connection.writer_ref.tell(Close(abort=reason in _ABORTING))
+            goodbye = encoder.close(*ending)
+        except Exception:
+            logger.exception("could not build the close for %s", format_peer(self.conn_peer))
+            goodbye = b""
+        self._conn.outgoing.seal(goodbye)
+        return bool(goodbye) and encoder.awaits_peer_close
+
+    def _conn_tell_writer(self, message: Close) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.writer_ref.tell(message)
         except ActorDeadError:
             self._conn_state = _State.CLOSED
-        connection.reader_ref.stop(block=False)
 
     def _closed_message(self) -> str:
         reason = self.conn_disconnect_reason

@@ -22,8 +22,12 @@ queue and reports `SLOW_CONSUMER` to the session; `"drop"` discards that frame.
 Resource handling: the writer owns the socket and its poller registration and
 closes both, once: after `Close` and a flush (bounded by
 `Limits.close_timeout`), at once on `Close(abort=True)`, or when the session is
-gone. It then tells the session `WriterClosed`, calls the connection's
-`on_closed` callback and stops.
+gone. After `Close(linger=True)` (this side began a closing handshake, as a
+WebSocket close) it keeps the socket open once flushed until the reader reports
+`ReaderDone` (the peer answered, or hung up), within the same deadline: closing
+at once would answer the peer's close with a reset, which can destroy our close
+frame before the peer reads it. It then tells the session `WriterClosed`, stops
+the reader, calls the connection's `on_closed` callback and stops.
 
 Error handling: send errors (reset, broken pipe) drop the queue and report
 `CONNECTION_BROKEN` with the OSError; the socket stays open until the session
@@ -46,6 +50,7 @@ from actornet._messages import (
     ConnectionEnded,
     DisconnectReason,
     FlushOutgoing,
+    ReaderDone,
     Send,
     Writable,
 )
@@ -84,6 +89,8 @@ class Writer(Actor):
         self._queue: list[bytes | memoryview] = []
         self._waiting_writable = False
         self._closing = False
+        self._lingering = False
+        self._reader_done = False
         self._closed = False
         self._failed = False
         self._deadline: Timer | None = None
@@ -113,9 +120,22 @@ class Writer(Actor):
             self._waiting_writable = False
             self._flush()
         elif isinstance(message, Close):
-            self._begin_close(abort=message.abort)
+            self._begin_close(abort=message.abort, linger=message.linger)
+        elif isinstance(message, ReaderDone):
+            self._reader_done = True
+            if self._lingering and not self._queue:
+                self._close_socket()
         elif isinstance(message, CloseDeadline):
-            if not self._closed:
+            if self._closed:
+                pass
+            elif self._lingering and not self._queue:
+                logger.debug(
+                    "closing %s: the peer did not answer the close within %.1f s",
+                    self._connection,
+                    self._connection.limits.close_timeout,
+                )
+                self._close_socket()
+            else:
                 logger.info(
                     "closing %s with %d bytes unsent after %.1f s",
                     self._connection,
@@ -190,7 +210,7 @@ class Writer(Actor):
                 return
             self._consume(sent)
         if self._closing:
-            self._close_socket()
+            self._close_when_done()
 
     def _consume(self, sent: int) -> None:
         self._connection.sent_bytes += sent
@@ -222,16 +242,25 @@ class Writer(Actor):
         if not tell_or_drop(self._connection.session_ref, ConnectionEnded(reason, error)):
             self._close_socket(reset=True)
 
-    def _begin_close(self, *, abort: bool) -> None:
+    def _begin_close(self, *, abort: bool, linger: bool) -> None:
         if self._closed:
             return
         self._closing = True
-        if abort or self._failed or not self._queue:
-            self._close_socket(reset=abort or self._failed)
+        if abort or self._failed:
+            self._close_socket(reset=True)
+            return
+        self._lingering = linger and not self._reader_done
+        if not self._queue and not self._lingering:
+            self._close_socket()
             return
         if self._deadline is None:
             self._deadline = self.tell_later(self._connection.limits.close_timeout, CLOSE_DEADLINE)
         self._flush()
+
+    def _close_when_done(self) -> None:
+        """Close a flushed closing socket, unless it waits for the peer's answer."""
+        if not self._lingering or self._reader_done:
+            self._close_socket()
 
     def _close_socket(self, *, reset: bool = False) -> None:
         """Close once; `reset` discards what the kernel still holds for the peer.
@@ -259,6 +288,9 @@ class Writer(Actor):
         self._queue.clear()
         self._connection.queued_bytes = 0
         tell_or_drop(connection.session_ref, WRITER_CLOSED)
+        reader_ref = getattr(connection, "reader_ref", None)  # None if starting failed
+        if reader_ref is not None and reader_ref.is_alive():
+            reader_ref.stop(block=False)
         if connection.on_closed is not None:
             try:
                 connection.on_closed(connection)

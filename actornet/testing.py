@@ -203,7 +203,7 @@ class SessionHarness(Generic[EventT]):
         self.connection = connection
         #: The session under test.
         self.session_ref: ActorRef[Session[EventT]] = session_ref
-        session_ref.tell(Connected(connection))
+        session_ref.tell(Connected(connection, wire.encoder()))
 
     def feed(self, *events: EventT) -> None:
         """Deliver events to the session as if the peer had sent them in one read."""
