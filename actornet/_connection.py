@@ -53,6 +53,7 @@ class Connection:
         "received_frames",
         "registration",
         "sent_bytes",
+        "sent_frames",
         "session_inbox",
         "session_ref",
         "sock",
@@ -88,6 +89,7 @@ class Connection:
         self.received_bytes = 0
         self.received_frames = 0
         self.sent_bytes = 0
+        self.sent_frames = 0
         self.queued_bytes = 0
         self.dropped_frames = 0
         self.reader_ref: ActorRef[Reader]
@@ -107,6 +109,7 @@ class Connection:
             received_bytes=self.received_bytes,
             received_frames=self.received_frames,
             sent_bytes=self.sent_bytes,
+            sent_frames=self.sent_frames,
             queued_bytes=self.queued_bytes,
             dropped_frames=self.dropped_frames,
         )

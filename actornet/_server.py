@@ -7,6 +7,7 @@ import logging
 import signal
 import socket
 import threading
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from pykka import ActorDeadError
@@ -88,6 +89,9 @@ class Server(Generic[EventT]):
         # Bytes of connections that have ended; open ones are summed on demand.
         self._closed_received_bytes = 0
         self._closed_sent_bytes = 0
+        self._closed_received_frames = 0
+        self._closed_sent_frames = 0
+        self._disconnects: dict[str, int] = {}
         self._acceptor_ref: ActorRef[Acceptor] = Acceptor.start(self, listener)
 
     def __repr__(self) -> str:
@@ -125,6 +129,11 @@ class Server(Generic[EventT]):
                 received_bytes=self._closed_received_bytes
                 + sum(c.received_bytes for c in open_connections),
                 sent_bytes=self._closed_sent_bytes + sum(c.sent_bytes for c in open_connections),
+                received_frames=self._closed_received_frames
+                + sum(c.received_frames for c in open_connections),
+                sent_frames=self._closed_sent_frames
+                + sum(c.sent_frames for c in open_connections),
+                disconnects=MappingProxyType(dict(self._disconnects)),
             )
 
     def session_refs(self) -> list[ActorRef[Session[EventT]]]:
@@ -220,6 +229,11 @@ class Server(Generic[EventT]):
                 self._closed += 1
                 self._closed_received_bytes += connection.received_bytes
                 self._closed_sent_bytes += connection.sent_bytes
+                self._closed_received_frames += connection.received_frames
+                self._closed_sent_frames += connection.sent_frames
+                reason = connection.disconnect_reason
+                why = reason.name.lower() if reason is not None else "unknown"
+                self._disconnects[why] = self._disconnects.get(why, 0) + 1
             if not self._connections:
                 self._all_closed.set()
 

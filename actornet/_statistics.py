@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["ConnectionStatistics", "ServerStatistics"]
 
@@ -17,6 +22,8 @@ class ConnectionStatistics:
     """Events decoded from them and handed to the session."""
     sent_bytes: int
     """Bytes handed to the kernel."""
+    sent_frames: int
+    """Frames (or batches of frames sent as one) queued for sending."""
     queued_bytes: int
     """Bytes waiting in the writer's queue."""
     dropped_frames: int
@@ -39,3 +46,9 @@ class ServerStatistics:
     """Bytes read from every connection, open and closed."""
     sent_bytes: int
     """Bytes sent to every connection, open and closed."""
+    received_frames: int
+    """Events decoded from every connection, open and closed."""
+    sent_frames: int
+    """Frames queued for every connection, open and closed."""
+    disconnects: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Ended connections by `DisconnectReason` name in lower case ("slow_consumer", ...)."""

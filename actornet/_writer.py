@@ -179,6 +179,7 @@ class Writer(Actor):
             self._fail(DisconnectReason.SLOW_CONSUMER, None)
             return
         self._queue.append(data)
+        connection.sent_frames += 1
         queued += len(data)
         connection.queued_bytes = queued
         if not self._waiting_writable and (flush or queued >= _FLUSH_BYTES):

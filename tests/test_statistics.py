@@ -66,6 +66,26 @@ def test_a_server_counts_accepted_refused_and_closed_connections_and_their_bytes
     assert during.received_bytes == during.sent_bytes == len(frame(b"hello"))
     assert (after.open_connections, after.accepted, after.refused, after.closed) == (0, 1, 1, 1)
     assert after.received_bytes == after.sent_bytes == len(frame(b"hello"))
+    assert after.received_frames == after.sent_frames == 1
+    assert dict(after.disconnects) == {"peer_closed": 1}
+
+
+def test_a_server_counts_its_disconnects_by_reason() -> None:
+    limits = actornet.Limits(idle_timeout=None)
+    with serving(limits=limits) as (server, _):
+        with connect(server) as client:
+            client.send(b"x")
+            assert client.receive() == b"x"
+        bad = raw_socket(server)
+        bad.sendall(b"\xff\xff\xff\xff")  # declares a 4 GiB frame: a protocol error
+        assert read_until_closed(bad) == b""
+        bad.close()
+        assert wait_until(lambda: server.statistics().closed == 2)
+        stats = server.statistics()
+
+    assert dict(stats.disconnects) == {"peer_closed": 1, "protocol_error": 1}
+    with pytest.raises(TypeError):
+        stats.disconnects["peer_closed"] = 0  # type: ignore[index]
 
 
 def test_conn_statistics_before_the_connection_is_wired_says_when_it_can_be_called() -> None:
