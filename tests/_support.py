@@ -85,7 +85,7 @@ class EchoSession(actornet.Session[bytes]):
 def serving(
     session_class: type[actornet.Session[Any]] = EchoSession,
     *,
-    wire: protocols.Wire[Any] = RAW_WIRE,
+    wire: protocols.WireProtocol[Any] = RAW_WIRE,
     limits: actornet.Limits | None = None,
     journal: Journal | None = None,
     session_args: tuple[Any, ...] | None = None,
