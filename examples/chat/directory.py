@@ -113,9 +113,20 @@ class _RoomEntry:
 
 @dataclass
 class ChatStatistics:
-    """What the chat has done, for the periodic log line."""
+    """What the chat has done and holds, for the periodic log line and /metrics.
+
+    Written by the directory only; other threads read single fields (an int
+    read is atomic), so a reader sees each figure as of some recent turn.
+    """
 
     registrations: int = 0
+    #: Users with a nick now.
+    registered: int = 0
+    #: Rooms now.
+    rooms: int = 0
+    #: Members of all rooms now (a user in three rooms counts three times),
+    #: as the rooms last reported.
+    memberships: int = 0
     #: Messages said in rooms that no longer exist.
     retired_said: int = 0
     last_said: int = field(default=0, repr=False)
@@ -129,12 +140,13 @@ class Directory(actornet.Actor):
         *,
         stats_interval: float | None = None,
         connection_count: Callable[[], int] | None = None,
+        stats: ChatStatistics | None = None,
     ) -> None:
         super().__init__()
         self.nicks: dict[str, Member] = {}
         self.names: dict[Member, str] = {}
         self.rooms: dict[str, _RoomEntry] = {}
-        self.stats = ChatStatistics()
+        self.stats = stats if stats is not None else ChatStatistics()
         self.stats_interval = stats_interval
         self.connection_count = connection_count
 
@@ -177,6 +189,8 @@ class Directory(actornet.Actor):
             self._log_stats()
         else:
             super().on_receive(message)
+        self.stats.registered = len(self.names)
+        self.stats.rooms = len(self.rooms)
 
     def _register(self, message: Register) -> None:
         key = rules.key(message.nick)
@@ -207,6 +221,7 @@ class Directory(actornet.Actor):
         entry = self.rooms.get(message.key)
         if entry is None:
             return
+        self.stats.memberships += message.members - entry.members
         entry.members, entry.topic, entry.entries_seen, entry.said = (
             message.members,
             message.topic,
