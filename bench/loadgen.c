@@ -586,7 +586,16 @@ typedef struct {
     unsigned char *slots;    /* INFLIGHT payloads of SIZE bytes awaiting their echo */
     uint64_t echoes;
     int closed;              /* closing phase: the server's close frame or EOF arrived */
+    int want_out;            /* EPOLLOUT is in its epoll interest (output is pending) */
 } ws_t;
+
+static int ws_ep = -1;
+
+/* Closing phase: the connection is done with, whatever the reason. */
+static void ws_closed(ws_t *w) {
+    w->closed = 1;
+    epoll_ctl(ws_ep, EPOLL_CTL_DEL, w->c.fd, NULL);
+}
 
 /* Phases of a run: every connection goes through them together. */
 enum { WS_HANDSHAKE, WS_MEASURE, WS_DRAIN, WS_CLOSING };
@@ -890,7 +899,7 @@ static void ws_frames(ws_t *w, size_t size, int inflight, uint64_t *count) {
             ws_fail("connection %d: a continuation frame with no fragmented message", w->index);
         case 0x8: {
             if (ws_phase == WS_CLOSING) {
-                w->closed = 1;
+                ws_closed(w);
                 c->in_len = 0;
                 return;
             }
@@ -916,12 +925,14 @@ static void ws_frames(ws_t *w, size_t size, int inflight, uint64_t *count) {
     }
 }
 
-/* Read everything available; fails the run on EOF or a socket error. */
+/* Read what is available (level-triggered: one recv unless it filled the buffer);
+ * fails the run on EOF or a socket error. */
 static void ws_read(ws_t *w) {
     conn_t *c = &w->c;
     for (;;) {
         reserve(&c->in, &c->in_cap, c->in_len + 65536);
-        ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        size_t room = c->in_cap - c->in_len;
+        ssize_t r = recv(c->fd, c->in + c->in_len, room, 0);
         if (r <= 0 && ws_phase == WS_CLOSING) {
             if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
             w->closed = 1;
@@ -937,13 +948,32 @@ static void ws_read(ws_t *w) {
                     "(short connection)", w->index, w->open ? "with messages in flight"
                     : "during the handshake", (unsigned long long)w->echoes);
         c->in_len += (size_t)r;
+        if ((size_t)r < room) return;
     }
+}
+
+/* Ask epoll for EPOLLOUT only while output is pending (the sockets are level-triggered). */
+static void ws_interest(ws_t *w) {
+    int want = w->c.out_len > 0;
+    if (want == w->want_out) return;
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0u),
+                             .data.u32 = (uint32_t)w->index};
+    if (epoll_ctl(ws_ep, EPOLL_CTL_MOD, w->c.fd, &ev) < 0) { perror("epoll_ctl"); exit(2); }
+    w->want_out = want;
 }
 
 static void ws_flush(ws_t *w) {
     if (flush_out(&w->c) < 0)
         ws_fail("connection %d: send: %s (%s)", w->index, strerror(errno),
                 w->open ? "open" : "connecting or during the handshake");
+    ws_interest(w);
+}
+
+static double cpu_now(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
 }
 
 static int run_ws(const char *host, int port, int conns, int inflight, size_t size,
@@ -964,7 +994,7 @@ static int run_ws(const char *host, int port, int conns, int inflight, size_t si
     ws_rng_state = (now_ns() ^ ((uint64_t)getpid() << 32)) | 1;
     lat = malloc(sizeof(uint64_t) * LAT_SAMPLES);
     ws_t *ws = calloc((size_t)conns, sizeof(ws_t));
-    int ep = epoll_create1(0);
+    int ep = ws_ep = epoll_create1(0);
     if (!lat || !ws || ep < 0) { perror("setup"); return 2; }
 
     uint64_t t0 = now_ns();
@@ -977,8 +1007,9 @@ static int run_ws(const char *host, int port, int conns, int inflight, size_t si
         if (w->c.fd < 0)
             ws_fail("connection %d: connect to %s:%d: %s", i, host, port, strerror(errno));
         ws_queue_request(w, host, port, path, protocol); /* sent once writable */
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = (uint32_t)i};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, w->c.fd, &ev) < 0) { perror("epoll_ctl"); return 2; }
+        w->want_out = 1;
     }
 
     /* Handshakes: no message is sent before every connection is open. */
@@ -1019,6 +1050,7 @@ static int run_ws(const char *host, int port, int conns, int inflight, size_t si
 
     uint64_t started = now_ns();
     uint64_t deadline = started + (uint64_t)(seconds * 1e9);
+    double cpu_started = cpu_now(), cpu_used = 0.0;
     for (int i = 0; i < conns; i++) {
         for (int k = 0; k < inflight; k++) ws_send_message(&ws[i], size, inflight);
         ws_flush(&ws[i]);
@@ -1032,6 +1064,7 @@ static int run_ws(const char *host, int port, int conns, int inflight, size_t si
             /* Stop sending; every message in flight must still come back, intact. */
             ws_phase = WS_DRAIN;
             stop_at = t;
+            cpu_used = cpu_now() - cpu_started;
             deadline = t + WS_DRAIN_NS;
         }
         if (ws_phase == WS_DRAIN) {
@@ -1062,9 +1095,9 @@ static int run_ws(const char *host, int port, int conns, int inflight, size_t si
     for (int i = 0; i < conns; i++) silent += ws[i].echoes == 0;
     qsort(lat, lat_n, sizeof(uint64_t), cmp_u64);
     printf("rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f count=%llu errors=0 "
-           "handshake_ms=%.1f silent=%d\n",
+           "handshake_ms=%.1f silent=%d cpu_pct=%.1f\n",
            (double)count / elapsed, percentile_us(0.50), percentile_us(0.99), percentile_us(1.0),
-           (unsigned long long)count, handshake_ms, silent);
+           (unsigned long long)count, handshake_ms, silent, 100.0 * cpu_used / elapsed);
     fflush(stdout);
 
     /* The closing handshake, best effort: a close frame (1000) on each connection,
@@ -1073,7 +1106,8 @@ static int run_ws(const char *host, int port, int conns, int inflight, size_t si
     static const unsigned char normal[2] = {0x03, 0xE8};
     for (int i = 0; i < conns; i++) {
         ws_queue_frame(&ws[i].c, 0x8, normal, 2);
-        if (flush_out(&ws[i].c) < 0) ws[i].closed = 1;
+        if (flush_out(&ws[i].c) < 0) ws_closed(&ws[i]);
+        else ws_interest(&ws[i]);
     }
     uint64_t close_by = now_ns() + WS_CLOSE_NS;
     int closed = 0;
@@ -1082,10 +1116,14 @@ static int run_ws(const char *host, int port, int conns, int inflight, size_t si
         for (int e = 0; e < n; e++) {
             ws_t *w = &ws[events[e].data.u32];
             if (w->closed) continue;
-            if ((events[e].events & EPOLLOUT) && flush_out(&w->c) < 0) w->closed = 1;
+            if (events[e].events & EPOLLOUT) {
+                if (flush_out(&w->c) < 0) ws_closed(w);
+                else ws_interest(w);
+            }
             if (!w->closed && (events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
                 ws_read(w);
-                if (!w->closed) ws_frames(w, size, inflight, &count);
+                if (w->closed) ws_closed(w);
+                else ws_frames(w, size, inflight, &count);
             }
         }
         closed = 0;
