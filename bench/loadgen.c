@@ -549,12 +549,14 @@ static int run_chat(const char *host, int port, int conns, int senders, size_t s
  * unfragmented client frame of SIZE payload bytes, masked with a fresh key
  * from a xorshift PRNG. A payload is its sequence number (u64), its send time
  * (u64 ns) and PRNG bytes; the unmasked payload stays in a per-connection slot
- * until its echo comes back. Echoes must arrive in order, as unmasked, FIN,
- * RSV-clear binary frames of exactly SIZE bytes, and each is compared byte
- * for byte (memcmp) with its slot. Frames are parsed from a per-connection
- * buffer, so frames split across reads and several frames in one read are
- * both handled; lengths use the 7-bit, 16-bit or 64-bit form. Pings are
- * answered with masked pongs and pongs are ignored.
+ * until its echo comes back. Echoes must arrive in order, as binary messages
+ * of exactly SIZE bytes in unmasked, RSV-clear frames, and each is compared
+ * byte for byte (memcmp) with its slot. Frames are parsed from a
+ * per-connection buffer, so frames split across reads and several frames in
+ * one read are both handled; lengths use the 7-bit, 16-bit or 64-bit form. An
+ * echo may come back fragmented (reassembled first, control frames allowed in
+ * between; counted in "fragmented"). Pings are answered with masked pongs and
+ * pongs are ignored.
  *
  * After SECONDS no new message is sent and every one still in flight must
  * come back (checked the same way, not counted) within WS_DRAIN_NS; then each
@@ -563,12 +565,13 @@ static int run_chat(const char *host, int port, int conns, int senders, size_t s
  *
  * Anything else fails the run at once: a message on stderr and exit status 1
  * (a mismatched byte, with its offset and both values; a close frame, with its
- * code; a text, continuation or fragmented frame; a masked server frame; the
+ * code; a text frame or a stray continuation frame; a masked server frame; the
  * server closing or resetting a connection; a failed handshake; messages that
  * never came back). A successful run prints the echo mode's fields (errors is
  * then always 0; rate and latencies cover the SECONDS only) plus handshake_ms
- * (time to open every connection) and silent (connections that got no echo
- * during the SECONDS).
+ * (time to open every connection), silent (connections that got no echo
+ * during the SECONDS), cpu_pct (this process's CPU time during the SECONDS
+ * as a share of them) and fragmented (echoes that came back in several frames).
  */
 #define WS_HANDSHAKE_NS (30ull * 1000000000ull)
 #define WS_DRAIN_NS (5ull * 1000000000ull)
@@ -585,11 +588,15 @@ typedef struct {
     char accept[29];         /* the Sec-WebSocket-Accept it must get back */
     unsigned char *slots;    /* INFLIGHT payloads of SIZE bytes awaiting their echo */
     uint64_t echoes;
+    unsigned char *msg;      /* a fragmented echo being reassembled */
+    size_t msg_len, msg_cap;
+    int in_msg;
     int closed;              /* closing phase: the server's close frame or EOF arrived */
     int want_out;            /* EPOLLOUT is in its epoll interest (output is pending) */
 } ws_t;
 
 static int ws_ep = -1;
+static uint64_t ws_fragmented;
 
 /* Closing phase: the connection is done with, whatever the reason. */
 static void ws_closed(ws_t *w) {
@@ -887,16 +894,32 @@ static void ws_frames(ws_t *w, size_t size, int inflight, uint64_t *count) {
                     "negotiated", w->index, p[0]);
         switch (opcode) {
         case 0x2:
-            if (!fin)
-                ws_fail("connection %d: the echo of message %llu is fragmented (FIN clear); "
-                        "each %zu-byte message should come back as one frame", w->index,
-                        (unsigned long long)c->expect_seq, size);
-            ws_echo(w, payload, (size_t)len, size, inflight, count);
+            if (w->in_msg)
+                ws_fail("connection %d: a new message began inside a fragmented one", w->index);
+            if (fin) {
+                ws_echo(w, payload, (size_t)len, size, inflight, count);
+                break;
+            }
+            w->in_msg = 1;
+            w->msg_len = 0;
+            __attribute__((fallthrough)); /* the first fragment's payload */
+        case 0x0:
+            if (!w->in_msg)
+                ws_fail("connection %d: a continuation frame with no fragmented message", w->index);
+            if (w->msg_len + len > size)
+                ws_fail("connection %d: the fragments of the echo of message %llu exceed the "
+                        "%zu bytes sent", w->index, (unsigned long long)c->expect_seq, size);
+            reserve(&w->msg, &w->msg_cap, size);
+            memcpy(w->msg + w->msg_len, payload, (size_t)len);
+            w->msg_len += (size_t)len;
+            if (fin) {
+                w->in_msg = 0;
+                ws_fragmented++;
+                ws_echo(w, w->msg, w->msg_len, size, inflight, count);
+            }
             break;
         case 0x1:
             ws_fail("connection %d: a text frame where a binary echo was expected", w->index);
-        case 0x0:
-            ws_fail("connection %d: a continuation frame with no fragmented message", w->index);
         case 0x8: {
             if (ws_phase == WS_CLOSING) {
                 ws_closed(w);
@@ -1095,9 +1118,10 @@ static int run_ws(const char *host, int port, int conns, int inflight, size_t si
     for (int i = 0; i < conns; i++) silent += ws[i].echoes == 0;
     qsort(lat, lat_n, sizeof(uint64_t), cmp_u64);
     printf("rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f count=%llu errors=0 "
-           "handshake_ms=%.1f silent=%d cpu_pct=%.1f\n",
+           "handshake_ms=%.1f silent=%d cpu_pct=%.1f fragmented=%llu\n",
            (double)count / elapsed, percentile_us(0.50), percentile_us(0.99), percentile_us(1.0),
-           (unsigned long long)count, handshake_ms, silent, 100.0 * cpu_used / elapsed);
+           (unsigned long long)count, handshake_ms, silent, 100.0 * cpu_used / elapsed,
+           (unsigned long long)ws_fragmented);
     fflush(stdout);
 
     /* The closing handshake, best effort: a close frame (1000) on each connection,

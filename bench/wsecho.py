@@ -179,6 +179,7 @@ class Sample:
     upgrade_ms: float
     loadgen_cpu_pct: float
     silent: float
+    fragmented: float
 
 
 @dataclass
@@ -285,6 +286,7 @@ def _measure(load: Load, argv: Sequence[str], pinning: Pinning, options: Options
         upgrade_ms=result.get("handshake_ms", math.nan),
         loadgen_cpu_pct=result.get("cpu_pct", 100.0 * run.cpu_seconds / options.seconds),
         silent=result.get("silent", 0.0),
+        fragmented=result.get("fragmented", 0.0),
     )
 
 
@@ -369,6 +371,10 @@ def _load_table(results: Results) -> tuple[str, list[str]]:
             if silent:
                 notes.append(f"{load.title}, {LABELS[server]}: up to {silent:.0f} connections "
                              "got no echo within a run")
+            fragmented = sum(sample.fragmented for sample in cell.samples)
+            if fragmented:
+                notes.append(f"{load.title}, {LABELS[server]}: {fragmented:.0f} echoes came "
+                             "back fragmented (reassembled and checked)")
     if CEILING not in results.servers:
         notes.append("picows (the ceiling) was not run: nothing shows the load generator had "
                      "headroom")
