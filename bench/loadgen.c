@@ -26,6 +26,13 @@
  *       opens CONNS connections, then one echo on each; holds them open for
  *       HOLD_SECONDS (so the server's memory can be read) and prints how many
  *       answered.
+ *   loadgen ws    HOST PORT CONNS INFLIGHT SIZE SECONDS [PATH [PROTOCOL]]
+ *       WebSocket echo (RFC 6455, no extensions): CONNS connections upgrade at
+ *       PATH (default /, asking for subprotocol PROTOCOL if given and not
+ *       empty), then each keeps INFLIGHT masked binary messages of SIZE bytes
+ *       (at least 16) outstanding; every echoed byte is checked against what
+ *       was sent. Unlike the modes above it stops at the first fault with a
+ *       message on stderr and exit status 1; see "ws mode" below.
  *
  * Output: one line of key=value pairs; "errors=N" counts corrupt or unexpected
  * bytes and failed connections. Build: cc -O2 -o loadgen loadgen.c
@@ -35,11 +42,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -525,6 +535,628 @@ static int run_chat(const char *host, int port, int conns, int senders, size_t s
     return 0;
 }
 
+/* ---- ws mode: WebSocket echo (RFC 6455) over loopback ---------------------
+ *
+ * Every connection sends an HTTP/1.1 upgrade request (its own random
+ * Sec-WebSocket-Key, version 13, no extensions offered, an optional
+ * subprotocol) and checks the answer: status 101, Upgrade: websocket,
+ * Connection: upgrade, Sec-WebSocket-Accept equal to base64(SHA-1(key + GUID))
+ * computed here, the subprotocol echoed if one was asked for and none
+ * otherwise, no Sec-WebSocket-Extensions. The clock starts once every
+ * connection is open (at most WS_HANDSHAKE_NS after the first connect).
+ *
+ * Then each connection keeps INFLIGHT binary messages outstanding, each one
+ * unfragmented client frame of SIZE payload bytes, masked with a fresh key
+ * from a xorshift PRNG. A payload is its sequence number (u64), its send time
+ * (u64 ns) and PRNG bytes; the unmasked payload stays in a per-connection slot
+ * until its echo comes back. Echoes must arrive in order, as binary messages
+ * of exactly SIZE bytes in unmasked, RSV-clear frames, and each is compared
+ * byte for byte (memcmp) with its slot. Frames are parsed from a
+ * per-connection buffer, so frames split across reads and several frames in
+ * one read are both handled; lengths use the 7-bit, 16-bit or 64-bit form. An
+ * echo may come back fragmented (reassembled first, control frames allowed in
+ * between; counted in "fragmented"). Pings are answered with masked pongs and
+ * pongs are ignored.
+ *
+ * After SECONDS no new message is sent and every one still in flight must
+ * come back (checked the same way, not counted) within WS_DRAIN_NS; then each
+ * connection sends a close frame (1000) and waits up to WS_CLOSE_NS for the
+ * server's close frame or EOF, which is not checked further.
+ *
+ * Anything else fails the run at once: a message on stderr and exit status 1
+ * (a mismatched byte, with its offset and both values; a close frame, with its
+ * code; a text frame or a stray continuation frame; a masked server frame; the
+ * server closing or resetting a connection; a failed handshake; messages that
+ * never came back). A successful run prints the echo mode's fields (errors is
+ * then always 0; rate and latencies cover the SECONDS only) plus handshake_ms
+ * (time to open every connection), silent (connections that got no echo
+ * during the SECONDS), cpu_pct (this process's CPU time during the SECONDS
+ * as a share of them) and fragmented (echoes that came back in several frames).
+ */
+#define WS_HANDSHAKE_NS (30ull * 1000000000ull)
+#define WS_DRAIN_NS (5ull * 1000000000ull)
+#define WS_CLOSE_NS (2ull * 1000000000ull)
+#define WS_MAX_RESPONSE 8192
+#define WS_MAX_SIZE (16u * 1024u * 1024u)
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+typedef struct {
+    conn_t c;
+    int index;
+    int open;                /* 1 once the 101 response has been checked */
+    char key[25];            /* base64 of 16 random bytes */
+    char accept[29];         /* the Sec-WebSocket-Accept it must get back */
+    unsigned char *slots;    /* INFLIGHT payloads of SIZE bytes awaiting their echo */
+    uint64_t echoes;
+    unsigned char *msg;      /* a fragmented echo being reassembled */
+    size_t msg_len, msg_cap;
+    int in_msg;
+    int closed;              /* closing phase: the server's close frame or EOF arrived */
+    int want_out;            /* EPOLLOUT is in its epoll interest (output is pending) */
+} ws_t;
+
+static int ws_ep = -1;
+static uint64_t ws_fragmented;
+
+/* Closing phase: the connection is done with, whatever the reason. */
+static void ws_closed(ws_t *w) {
+    w->closed = 1;
+    epoll_ctl(ws_ep, EPOLL_CTL_DEL, w->c.fd, NULL);
+}
+
+/* Phases of a run: every connection goes through them together. */
+enum { WS_HANDSHAKE, WS_MEASURE, WS_DRAIN, WS_CLOSING };
+static int ws_phase = WS_HANDSHAKE;
+static uint64_t ws_rng_state;
+
+static uint64_t ws_rng(void) {
+    uint64_t x = ws_rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return ws_rng_state = x;
+}
+
+__attribute__((noreturn, format(printf, 1, 2))) static void ws_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("loadgen ws: FAILED: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+static void sha1(const unsigned char *data, size_t len, unsigned char out[20]) {
+    uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
+    size_t total = ((len + 8) / 64 + 1) * 64;
+    unsigned char *msg = calloc(total, 1);
+    if (!msg) { perror("calloc"); exit(2); }
+    memcpy(msg, data, len);
+    msg[len] = 0x80;
+    uint64_t bits = (uint64_t)len * 8;
+    for (int i = 0; i < 8; i++) msg[total - 1 - i] = (unsigned char)(bits >> (8 * i));
+    for (size_t off = 0; off < total; off += 64) {
+        uint32_t w[80];
+        for (int i = 0; i < 16; i++) w[i] = get_u32(msg + off + 4 * (size_t)i);
+        for (int i = 16; i < 80; i++) w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+        for (int i = 0; i < 80; i++) {
+            uint32_t f, k;
+            if (i < 20) { f = (b & c) | (~b & d); k = 0x5A827999u; }
+            else if (i < 40) { f = b ^ c ^ d; k = 0x6ED9EBA1u; }
+            else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDCu; }
+            else { f = b ^ c ^ d; k = 0xCA62C1D6u; }
+            uint32_t t = rol32(a, 5) + f + e + k + w[i];
+            e = d; d = c; c = rol32(b, 30); b = a; a = t;
+        }
+        h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+    }
+    for (int i = 0; i < 5; i++) put_u32(out + 4 * i, h[i]);
+    free(msg);
+}
+
+/* Base64 of len bytes into out (4 * ceil(len / 3) + 1 bytes, NUL-terminated). */
+static void base64(const unsigned char *in, size_t len, char *out) {
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < len) v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < len) v |= in[i + 2];
+        out[o++] = alphabet[(v >> 18) & 63];
+        out[o++] = alphabet[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? alphabet[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+/* Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)), 28 characters. */
+static void ws_accept_for(const char *key, char out[29]) {
+    char joined[64 + sizeof WS_GUID];
+    size_t n = (size_t)snprintf(joined, sizeof joined, "%s%s", key, WS_GUID);
+    unsigned char digest[20];
+    sha1((const unsigned char *)joined, n, digest);
+    base64(digest, 20, out);
+}
+
+/* Queue one masked client frame (FIN set) with a fresh masking key. */
+static void ws_queue_frame(conn_t *c, int opcode, const unsigned char *payload, size_t len) {
+    reserve(&c->out, &c->out_cap, c->out_len + 14 + len);
+    unsigned char *p = c->out + c->out_len;
+    size_t h = 0;
+    p[h++] = (unsigned char)(0x80 | opcode);
+    if (len < 126) {
+        p[h++] = (unsigned char)(0x80 | len);
+    } else if (len < 65536) {
+        p[h++] = 0x80 | 126;
+        p[h++] = (unsigned char)(len >> 8);
+        p[h++] = (unsigned char)len;
+    } else {
+        p[h++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--) p[h++] = (unsigned char)((uint64_t)len >> (8 * i));
+    }
+    uint32_t key32 = (uint32_t)ws_rng();
+    unsigned char mask[4];
+    memcpy(mask, &key32, 4);
+    memcpy(p + h, mask, 4);
+    h += 4;
+    for (size_t i = 0; i < len; i++) p[h + i] = payload[i] ^ mask[i & 3];
+    c->out_len += h + len;
+}
+
+/* Build the next message in its slot and queue it. */
+static void ws_send_message(ws_t *w, size_t size, int inflight) {
+    conn_t *c = &w->c;
+    uint64_t seq = c->next_seq++;
+    unsigned char *payload = w->slots + (size_t)(seq % (uint64_t)inflight) * size;
+    uint64_t t = now_ns();
+    memcpy(payload, &seq, 8);
+    memcpy(payload + 8, &t, 8);
+    for (size_t i = HEADER; i < size; i += 8) {
+        uint64_t r = ws_rng();
+        memcpy(payload + i, &r, size - i < 8 ? size - i : 8);
+    }
+    ws_queue_frame(c, 0x2, payload, size);
+}
+
+static void ws_queue_request(ws_t *w, const char *host, int port, const char *path,
+                             const char *protocol) {
+    unsigned char raw[16];
+    for (int i = 0; i < 16; i += 8) {
+        uint64_t r = ws_rng();
+        memcpy(raw + i, &r, 8);
+    }
+    base64(raw, 16, w->key);
+    ws_accept_for(w->key, w->accept);
+    char request[2048];
+    int n = snprintf(request, sizeof request,
+                     "GET %s HTTP/1.1\r\n"
+                     "Host: %s:%d\r\n"
+                     "Upgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\n"
+                     "Sec-WebSocket-Version: 13\r\n"
+                     "%s%s%s"
+                     "\r\n",
+                     path, host, port, w->key, protocol ? "Sec-WebSocket-Protocol: " : "",
+                     protocol ? protocol : "", protocol ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof request) ws_fail("the upgrade request is too long");
+    conn_t *c = &w->c;
+    reserve(&c->out, &c->out_cap, c->out_len + (size_t)n);
+    memcpy(c->out + c->out_len, request, (size_t)n);
+    c->out_len += (size_t)n;
+}
+
+static const char *skip_space(const char *s, const char *end) {
+    while (s < end && (*s == ' ' || *s == '\t')) s++;
+    return s;
+}
+
+/* Does a comma-separated header value contain `token` (case-insensitive)? */
+static int has_token(const char *v, size_t n, const char *token) {
+    size_t tn = strlen(token);
+    const char *end = v + n;
+    while (v < end) {
+        v = skip_space(v, end);
+        const char *comma = memchr(v, ',', (size_t)(end - v));
+        const char *stop = comma ? comma : end;
+        const char *last = stop;
+        while (last > v && (last[-1] == ' ' || last[-1] == '\t')) last--;
+        if ((size_t)(last - v) == tn && strncasecmp(v, token, tn) == 0) return 1;
+        v = comma ? comma + 1 : end;
+    }
+    return 0;
+}
+
+/* Check the response head (up to and excluding the blank line); fails the run if wrong. */
+static void ws_check_response(const ws_t *w, const char *head, size_t n, const char *protocol) {
+    const char *end = head + n;
+    const char *eol = memmem(head, n, "\r\n", 2);
+    if (!eol) eol = end;
+    if (eol - head < 12 || memcmp(head, "HTTP/1.1 101", 12) != 0)
+        ws_fail("connection %d: the upgrade was answered \"%.*s\", not HTTP/1.1 101", w->index,
+                (int)(eol - head > 200 ? 200 : eol - head), head);
+    int upgrade = 0, connection = 0, accept = 0, proto = 0;
+    const char *line = eol;
+    while (line < end) {
+        line += 2; /* past CRLF */
+        if (line >= end) break;
+        const char *next = memmem(line, (size_t)(end - line), "\r\n", 2);
+        if (!next) next = end;
+        const char *colon = memchr(line, ':', (size_t)(next - line));
+        if (colon) {
+            size_t name_len = (size_t)(colon - line);
+            const char *v = skip_space(colon + 1, next);
+            const char *ve = next;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+            size_t vn = (size_t)(ve - v);
+#define NAME_IS(s) (name_len == sizeof(s) - 1 && strncasecmp(line, s, name_len) == 0)
+            if (NAME_IS("Upgrade")) {
+                upgrade = vn == 9 && strncasecmp(v, "websocket", 9) == 0;
+            } else if (NAME_IS("Connection")) {
+                connection = has_token(v, vn, "upgrade");
+            } else if (NAME_IS("Sec-WebSocket-Accept")) {
+                if (vn != 28 || memcmp(v, w->accept, 28) != 0)
+                    ws_fail("connection %d: Sec-WebSocket-Accept is \"%.*s\" for key %s; "
+                            "expected \"%s\"", w->index, (int)(vn > 64 ? 64 : vn), v, w->key,
+                            w->accept);
+                accept = 1;
+            } else if (NAME_IS("Sec-WebSocket-Protocol")) {
+                if (!protocol || strlen(protocol) != vn || memcmp(v, protocol, vn) != 0)
+                    ws_fail("connection %d: the server chose subprotocol \"%.*s\"; asked for %s",
+                            w->index, (int)(vn > 64 ? 64 : vn), v, protocol ? protocol : "none");
+                proto = 1;
+            } else if (NAME_IS("Sec-WebSocket-Extensions")) {
+                ws_fail("connection %d: the server enabled extensions \"%.*s\"; none were offered",
+                        w->index, (int)(vn > 64 ? 64 : vn), v);
+            }
+#undef NAME_IS
+        }
+        line = next;
+    }
+    if (!upgrade) ws_fail("connection %d: the 101 response lacks Upgrade: websocket", w->index);
+    if (!connection) ws_fail("connection %d: the 101 response lacks Connection: upgrade", w->index);
+    if (!accept) ws_fail("connection %d: the 101 response lacks Sec-WebSocket-Accept", w->index);
+    if (protocol && !proto)
+        ws_fail("connection %d: subprotocol %s was asked for but not chosen", w->index, protocol);
+}
+
+/* One complete binary echo: compare it with its slot, time it, send the next message. */
+static void ws_echo(ws_t *w, const unsigned char *payload, size_t len, size_t size, int inflight,
+                    uint64_t *count) {
+    conn_t *c = &w->c;
+    uint64_t seq = c->expect_seq;
+    if (seq >= c->next_seq)
+        ws_fail("connection %d: a %zu-byte message arrived with none outstanding (after %llu "
+                "echoes)", w->index, len, (unsigned long long)w->echoes);
+    if (len != size)
+        ws_fail("connection %d: the echo of message %llu is %zu bytes; %zu were sent", w->index,
+                (unsigned long long)seq, len, size);
+    const unsigned char *sent = w->slots + (size_t)(seq % (uint64_t)inflight) * size;
+    if (memcmp(payload, sent, size) != 0) {
+        size_t i = 0;
+        while (payload[i] == sent[i]) i++;
+        if (i < 8) {
+            uint64_t got;
+            memcpy(&got, payload, 8);
+            ws_fail("connection %d: the echo of message %llu is not that message: its sequence "
+                    "number reads %llu (a message lost, repeated or reordered, or corrupt bytes)",
+                    w->index, (unsigned long long)seq, (unsigned long long)got);
+        }
+        ws_fail("connection %d: the echo of message %llu differs from what was sent at byte "
+                "%zu of %zu: sent 0x%02x, got 0x%02x", w->index, (unsigned long long)seq, i,
+                size, sent[i], payload[i]);
+    }
+    uint64_t sent_at;
+    memcpy(&sent_at, sent + 8, 8);
+    c->expect_seq++;
+    w->echoes++;
+    if (ws_phase != WS_MEASURE) return; /* draining: checked, not counted */
+    (*count)++;
+    record_latency(now_ns() - sent_at);
+    ws_send_message(w, size, inflight);
+}
+
+/* Handle every whole frame in the connection's buffer; keep a partial one for later. */
+static void ws_frames(ws_t *w, size_t size, int inflight, uint64_t *count) {
+    conn_t *c = &w->c;
+    size_t off = 0;
+    for (;;) {
+        const unsigned char *p = c->in + off;
+        size_t avail = c->in_len - off;
+        if (avail < 2) break;
+        size_t hlen = 2;
+        uint64_t len = p[1] & 0x7f;
+        if (p[1] & 0x80) ws_fail("connection %d: the server sent a masked frame", w->index);
+        if (len == 126) {
+            if (avail < 4) break;
+            len = ((uint64_t)p[2] << 8) | p[3];
+            hlen = 4;
+        } else if (len == 127) {
+            if (avail < 10) break;
+            len = 0;
+            for (int i = 0; i < 8; i++) len = (len << 8) | p[2 + i];
+            hlen = 10;
+        }
+        if (len > WS_MAX_SIZE)
+            ws_fail("connection %d: a frame of %llu bytes (at most %u expected)", w->index,
+                    (unsigned long long)len, WS_MAX_SIZE);
+        if (avail - hlen < len) break;
+        const unsigned char *payload = p + hlen;
+        int fin = p[0] & 0x80, opcode = p[0] & 0x0f;
+        if (p[0] & 0x70)
+            ws_fail("connection %d: a frame with RSV bits set (0x%02x); no extension was "
+                    "negotiated", w->index, p[0]);
+        switch (opcode) {
+        case 0x2:
+            if (w->in_msg)
+                ws_fail("connection %d: a new message began inside a fragmented one", w->index);
+            if (fin) {
+                ws_echo(w, payload, (size_t)len, size, inflight, count);
+                break;
+            }
+            w->in_msg = 1;
+            w->msg_len = 0;
+            __attribute__((fallthrough)); /* the first fragment's payload */
+        case 0x0:
+            if (!w->in_msg)
+                ws_fail("connection %d: a continuation frame with no fragmented message", w->index);
+            if (w->msg_len + len > size)
+                ws_fail("connection %d: the fragments of the echo of message %llu exceed the "
+                        "%zu bytes sent", w->index, (unsigned long long)c->expect_seq, size);
+            reserve(&w->msg, &w->msg_cap, size);
+            memcpy(w->msg + w->msg_len, payload, (size_t)len);
+            w->msg_len += (size_t)len;
+            if (fin) {
+                w->in_msg = 0;
+                ws_fragmented++;
+                ws_echo(w, w->msg, w->msg_len, size, inflight, count);
+            }
+            break;
+        case 0x1:
+            ws_fail("connection %d: a text frame where a binary echo was expected", w->index);
+        case 0x8: {
+            if (ws_phase == WS_CLOSING) {
+                ws_closed(w);
+                c->in_len = 0;
+                return;
+            }
+            int code = len >= 2 ? (payload[0] << 8) | payload[1] : -1;
+            ws_fail("connection %d: the server sent a close frame (code %d, reason \"%.*s\") "
+                    "after %llu echoes", w->index, code, len > 2 ? (int)(len - 2) : 0,
+                    (const char *)payload + 2, (unsigned long long)w->echoes);
+        }
+        case 0x9:
+            if (!fin || len > 125) ws_fail("connection %d: a malformed ping", w->index);
+            ws_queue_frame(c, 0xA, payload, (size_t)len);
+            break;
+        case 0xA:
+            break;
+        default:
+            ws_fail("connection %d: a frame with reserved opcode 0x%x", w->index, opcode);
+        }
+        off += hlen + (size_t)len;
+    }
+    if (off) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+}
+
+/* Read what is available (level-triggered: one recv unless it filled the buffer);
+ * fails the run on EOF or a socket error. */
+static void ws_read(ws_t *w) {
+    conn_t *c = &w->c;
+    for (;;) {
+        reserve(&c->in, &c->in_cap, c->in_len + 65536);
+        size_t room = c->in_cap - c->in_len;
+        ssize_t r = recv(c->fd, c->in + c->in_len, room, 0);
+        if (r <= 0 && ws_phase == WS_CLOSING) {
+            if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+            w->closed = 1;
+            return;
+        }
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EINTR) return;
+            ws_fail("connection %d: recv: %s (%s, after %llu echoes)", w->index, strerror(errno),
+                    w->open ? "open" : "during the handshake", (unsigned long long)w->echoes);
+        }
+        if (r == 0)
+            ws_fail("connection %d: the server closed the connection %s after %llu echoes "
+                    "(short connection)", w->index, w->open ? "with messages in flight"
+                    : "during the handshake", (unsigned long long)w->echoes);
+        c->in_len += (size_t)r;
+        if ((size_t)r < room) return;
+    }
+}
+
+/* Ask epoll for EPOLLOUT only while output is pending (the sockets are level-triggered). */
+static void ws_interest(ws_t *w) {
+    int want = w->c.out_len > 0;
+    if (want == w->want_out) return;
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0u),
+                             .data.u32 = (uint32_t)w->index};
+    if (epoll_ctl(ws_ep, EPOLL_CTL_MOD, w->c.fd, &ev) < 0) { perror("epoll_ctl"); exit(2); }
+    w->want_out = want;
+}
+
+static void ws_flush(ws_t *w) {
+    if (flush_out(&w->c) < 0)
+        ws_fail("connection %d: send: %s (%s)", w->index, strerror(errno),
+                w->open ? "open" : "connecting or during the handshake");
+    ws_interest(w);
+}
+
+static double cpu_now(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
+}
+
+static int run_ws(const char *host, int port, int conns, int inflight, size_t size,
+                  double seconds, const char *path, const char *protocol) {
+    if (conns < 1 || inflight < 1 || size < HEADER || size > WS_MAX_SIZE || !(seconds > 0))
+        ws_fail("need CONNS >= 1, INFLIGHT >= 1, %d <= SIZE <= %u, SECONDS > 0", HEADER,
+                WS_MAX_SIZE);
+    if (path[0] != '/') ws_fail("PATH must start with /: %s", path);
+    char check[29];
+    ws_accept_for("dGhlIHNhbXBsZSBub25jZQ==", check); /* RFC 6455, section 1.3 */
+    if (strcmp(check, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") != 0)
+        ws_fail("SHA-1/base64 self-test gave %s", check);
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
+    ws_rng_state = (now_ns() ^ ((uint64_t)getpid() << 32)) | 1;
+    lat = malloc(sizeof(uint64_t) * LAT_SAMPLES);
+    ws_t *ws = calloc((size_t)conns, sizeof(ws_t));
+    int ep = ws_ep = epoll_create1(0);
+    if (!lat || !ws || ep < 0) { perror("setup"); return 2; }
+
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < conns; i++) {
+        ws_t *w = &ws[i];
+        w->index = i;
+        w->slots = malloc((size_t)inflight * size);
+        if (!w->slots) { perror("malloc"); return 2; }
+        w->c.fd = open_conn(host, port);
+        if (w->c.fd < 0)
+            ws_fail("connection %d: connect to %s:%d: %s", i, host, port, strerror(errno));
+        ws_queue_request(w, host, port, path, protocol); /* sent once writable */
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, w->c.fd, &ev) < 0) { perror("epoll_ctl"); return 2; }
+        w->want_out = 1;
+    }
+
+    /* Handshakes: no message is sent before every connection is open. */
+    struct epoll_event events[MAX_EVENTS];
+    uint64_t count = 0;
+    int opened = 0;
+    while (opened < conns) {
+        if (now_ns() - t0 >= WS_HANDSHAKE_NS)
+            ws_fail("only %d of %d connections finished the upgrade within %llu s", opened,
+                    conns, (unsigned long long)(WS_HANDSHAKE_NS / 1000000000ull));
+        int n = epoll_wait(ep, events, MAX_EVENTS, 50);
+        for (int e = 0; e < n; e++) {
+            ws_t *w = &ws[events[e].data.u32];
+            if (events[e].events & EPOLLOUT) ws_flush(w);
+            if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
+            ws_read(w);
+            if (!w->open) {
+                conn_t *c = &w->c;
+                const unsigned char *blank = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+                if (!blank) {
+                    if (c->in_len > WS_MAX_RESPONSE)
+                        ws_fail("connection %d: no end to the upgrade response in %d bytes",
+                                w->index, WS_MAX_RESPONSE);
+                    continue;
+                }
+                size_t head = (size_t)(blank - c->in);
+                ws_check_response(w, (const char *)c->in, head, protocol);
+                memmove(c->in, c->in + head + 4, c->in_len - head - 4);
+                c->in_len -= head + 4;
+                w->open = 1;
+                opened++;
+            }
+            ws_frames(w, size, inflight, &count); /* pings only: nothing is outstanding */
+            ws_flush(w);
+        }
+    }
+    double handshake_ms = (double)(now_ns() - t0) / 1e6;
+
+    uint64_t started = now_ns();
+    uint64_t deadline = started + (uint64_t)(seconds * 1e9);
+    double cpu_started = cpu_now(), cpu_used = 0.0;
+    for (int i = 0; i < conns; i++) {
+        for (int k = 0; k < inflight; k++) ws_send_message(&ws[i], size, inflight);
+        ws_flush(&ws[i]);
+    }
+    ws_phase = WS_MEASURE;
+    uint64_t stop_at = deadline;
+    int outstanding = 0;
+    for (;;) {
+        uint64_t t = now_ns();
+        if (ws_phase == WS_MEASURE && t >= deadline) {
+            /* Stop sending; every message in flight must still come back, intact. */
+            ws_phase = WS_DRAIN;
+            stop_at = t;
+            cpu_used = cpu_now() - cpu_started;
+            deadline = t + WS_DRAIN_NS;
+        }
+        if (ws_phase == WS_DRAIN) {
+            outstanding = 0;
+            for (int i = 0; i < conns; i++)
+                outstanding += ws[i].c.next_seq != ws[i].c.expect_seq;
+            if (outstanding == 0) break;
+            if (t >= deadline) {
+                uint64_t lost = 0;
+                for (int i = 0; i < conns; i++) lost += ws[i].c.next_seq - ws[i].c.expect_seq;
+                ws_fail("%llu messages on %d connections never came back (waited %llu s after "
+                        "the run)", (unsigned long long)lost, outstanding,
+                        (unsigned long long)(WS_DRAIN_NS / 1000000000ull));
+            }
+        }
+        int n = epoll_wait(ep, events, MAX_EVENTS, 20);
+        for (int e = 0; e < n; e++) {
+            ws_t *w = &ws[events[e].data.u32];
+            if (events[e].events & EPOLLOUT) ws_flush(w);
+            if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
+            ws_read(w);
+            ws_frames(w, size, inflight, &count);
+            ws_flush(w);
+        }
+    }
+    double elapsed = (double)(stop_at - started) / 1e9;
+    int silent = 0;
+    for (int i = 0; i < conns; i++) silent += ws[i].echoes == 0;
+    qsort(lat, lat_n, sizeof(uint64_t), cmp_u64);
+    printf("rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f count=%llu errors=0 "
+           "handshake_ms=%.1f silent=%d cpu_pct=%.1f fragmented=%llu\n",
+           (double)count / elapsed, percentile_us(0.50), percentile_us(0.99), percentile_us(1.0),
+           (unsigned long long)count, handshake_ms, silent, 100.0 * cpu_used / elapsed,
+           (unsigned long long)ws_fragmented);
+    fflush(stdout);
+
+    /* The closing handshake, best effort: a close frame (1000) on each connection,
+     * then up to WS_CLOSE_NS for the server's close frame or EOF. */
+    ws_phase = WS_CLOSING;
+    static const unsigned char normal[2] = {0x03, 0xE8};
+    for (int i = 0; i < conns; i++) {
+        ws_queue_frame(&ws[i].c, 0x8, normal, 2);
+        if (flush_out(&ws[i].c) < 0) ws_closed(&ws[i]);
+        else ws_interest(&ws[i]);
+    }
+    uint64_t close_by = now_ns() + WS_CLOSE_NS;
+    int closed = 0;
+    while (closed < conns && now_ns() < close_by) {
+        int n = epoll_wait(ep, events, MAX_EVENTS, 20);
+        for (int e = 0; e < n; e++) {
+            ws_t *w = &ws[events[e].data.u32];
+            if (w->closed) continue;
+            if (events[e].events & EPOLLOUT) {
+                if (flush_out(&w->c) < 0) ws_closed(w);
+                else ws_interest(w);
+            }
+            if (!w->closed && (events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+                ws_read(w);
+                if (w->closed) ws_closed(w);
+                else ws_frames(w, size, inflight, &count);
+            }
+        }
+        closed = 0;
+        for (int i = 0; i < conns; i++) closed += ws[i].closed;
+    }
+    for (int i = 0; i < conns; i++) close(ws[i].c.fd);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 6) {
         fprintf(stderr, "usage: see the comment at the top of loadgen.c\n");
@@ -540,6 +1172,15 @@ int main(int argc, char **argv) {
             return 2;
         }
         return run_chat(host, port, conns, atoi(argv[5]), (size_t)atol(argv[6]), atof(argv[7]));
+    }
+    if (strcmp(mode, "ws") == 0) {
+        if (argc < 8) {
+            fprintf(stderr, "usage: loadgen ws HOST PORT CONNS INFLIGHT SIZE SECONDS "
+                            "[PATH [PROTOCOL]]\n");
+            return 2;
+        }
+        return run_ws(host, port, conns, atoi(argv[5]), (size_t)atol(argv[6]), atof(argv[7]),
+                      argc > 8 ? argv[8] : "/", argc > 9 && argv[9][0] ? argv[9] : NULL);
     }
     int relay = strcmp(mode, "relay") == 0;
     int idle = strcmp(mode, "idle") == 0;
