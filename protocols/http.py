@@ -18,9 +18,9 @@ The WebSocket handshake itself (which headers a 101 needs) lives in `protocols.w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from collections.abc import Callable
 from typing import Final, TypeAlias, final
 
 import h11
@@ -104,9 +104,7 @@ class Response:
     @classmethod
     def text(cls, status: int, text: str, *headers: tuple[str, str]) -> Response:
         """Make a plain-text UTF-8 response."""
-        return cls(
-            status, (("content-type", "text/plain; charset=utf-8"), *headers), text.encode()
-        )
+        return cls(status, (("content-type", "text/plain; charset=utf-8"), *headers), text.encode())
 
 
 Handler: TypeAlias = Callable[[Request], Response]
@@ -206,7 +204,9 @@ class HttpServerConnection:
     def error_response(self, error: HttpError) -> bytes:
         """Return the response for `error`, with `Connection: close`, or b"" if none can be sent."""
         return self.respond(
-            Response.text(error.status_code, f"{error.status_code} {_phrase(error.status_code)}\n{error}\n"),
+            Response.text(
+                error.status_code, f"{error.status_code} {_phrase(error.status_code)}\n{error}\n"
+            ),
             close=True,
         )
 
@@ -231,14 +231,16 @@ class HttpServerConnection:
         try:
             out = self._conn.send(
                 h11.Response(
-                    status_code=response.status, headers=headers, reason=_phrase(response.status).encode("ascii")
+                    status_code=response.status,
+                    headers=headers,
+                    reason=_phrase(response.status).encode("ascii"),
                 )
             )
             if response.body and not head_only:
                 out += self._conn.send(h11.Data(data=response.body))
             out += self._conn.send(h11.EndOfMessage())
         except h11.LocalProtocolError as exc:
-            if exc.error_status_hint == 500 and self._conn.our_state is h11.ERROR:  # noqa: PLR2004
+            if exc.error_status_hint == 500 and self._conn.our_state is h11.ERROR:
                 return b""
             raise LocalProtocolError(f"cannot send {response.status} response: {exc}") from exc
         self._request = None
@@ -252,7 +254,9 @@ class HttpServerConnection:
             protocol's first bytes, possibly b"").
         """
         out = self._conn.send(
-            h11.InformationalResponse(status_code=101, headers=headers, reason=b"Switching Protocols")
+            h11.InformationalResponse(
+                status_code=101, headers=headers, reason=b"Switching Protocols"
+            )
         )
         trailing, _closed = self._conn.trailing_data
         self._request = None

@@ -91,7 +91,7 @@ one partial frame). Chat lines and RPCs are far smaller; raise it for bulk trans
 """
 
 
-def _deflate(compression: bool | PerMessageDeflate) -> PerMessageDeflate | None:  # noqa: FBT001
+def _deflate(compression: bool | PerMessageDeflate) -> PerMessageDeflate | None:
     if compression is True:
         return PerMessageDeflate()
     if compression is False:

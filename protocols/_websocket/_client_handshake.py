@@ -95,7 +95,7 @@ class ClientHandshake:
             except h11.RemoteProtocolError as exc:
                 self._fail(f"server's answer is not valid HTTP: {exc}", None)
                 return
-            if isinstance(event, h11.InformationalResponse) and event.status_code == 101:  # noqa: PLR2004
+            if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
                 self._check(event)
             elif isinstance(event, h11.Response):
                 self._fail(
@@ -130,7 +130,9 @@ class ClientHandshake:
         elif "upgrade" not in connection:
             self._fail(f"101 response's Connection {values('connection')!r} lacks upgrade", 101)
         elif accept != [expected]:
-            self._fail(f"101 response has Sec-WebSocket-Accept {accept!r}; expected {expected!r}", 101)
+            self._fail(
+                f"101 response has Sec-WebSocket-Accept {accept!r}; expected {expected!r}", 101
+            )
         elif len(protocols) > 1 or (protocols and protocols[0] not in self._subprotocols):
             self._fail(
                 f"server chose subprotocol {protocols!r}; we offered {list(self._subprotocols)!r}",

@@ -59,7 +59,9 @@ MAX_REASON_BYTES: Final = 123
 
 # Codes a Close frame may carry (RFC 6455 §7.4.1-2, plus 1012-1014 from the IANA registry,
 # which browsers send); 1004 is reserved, 1005, 1006 and 1015 "MUST NOT be set".
-_SENDABLE: Final = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
+_SENDABLE: Final = frozenset(
+    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+)
 _APPLICATION: Final = range(3000, 5000)
 _CODE: Final = struct.Struct(">H")
 

@@ -3,12 +3,12 @@
 `PerMessageDeflate` is what one side wants; `DeflateParams` is what a handshake agreed. The four
 parameters, named as the RFC names them, from the point of view of the side they constrain:
 
-| parameter                    | in the client's offer                | in the server's response        |
-|------------------------------|--------------------------------------|---------------------------------|
-| `server_no_context_takeover` | asks the server to reset per message | server promises to reset        |
-| `client_no_context_takeover` | hints the client will reset          | server requires the client to   |
-| `server_max_window_bits=N`   | asks the server for a window <= 2^N  | the server's window (<= offer)  |
-| `client_max_window_bits[=N]` | lets the server limit the client     | the client's window (<= offer)  |
+| parameter                    | in the client's offer            | in the server's response       |
+|------------------------------|----------------------------------|--------------------------------|
+| `server_no_context_takeover` | asks the server to reset         | server promises to reset       |
+| `client_no_context_takeover` | hints the client will reset      | server requires the client to  |
+| `server_max_window_bits=N`   | asks for a server window <= 2^N  | the server's window (<= offer) |
+| `client_max_window_bits[=N]` | lets the server limit the client | the client's window (<= offer) |
 
 The server includes `server_max_window_bits` only when the offer did (a smaller window than the
 peer's inflater needs no announcement), and `client_max_window_bits` only when the offer did
@@ -77,9 +77,9 @@ class PerMessageDeflate:
             value = getattr(self, name)
             if not _MIN_ZLIB_BITS <= value <= _MAX_WINDOW_BITS:
                 raise ValueError(f"{name}={value} must be in 9..15 (zlib cannot deflate with 8)")
-        if not 1 <= self.mem_level <= 9:  # noqa: PLR2004 - zlib's range
+        if not 1 <= self.mem_level <= 9:
             raise ValueError(f"mem_level={self.mem_level} must be in 1..9")
-        if not 0 <= self.compression_level <= 9:  # noqa: PLR2004 - zlib's range
+        if not 0 <= self.compression_level <= 9:
             raise ValueError(f"compression_level={self.compression_level} must be in 0..9")
 
     def offer(self) -> str:
@@ -136,9 +136,7 @@ def _parse_params(raw_params: list[str]) -> Params | None:
         value = raw_value.strip().strip('"')
         if key in params:
             return None
-        if key in _FLAGS and not sep:
-            params[key] = None
-        elif key in _BITS and not sep:
+        if (key in _FLAGS and not sep) or (key in _BITS and not sep):
             params[key] = None
         elif key in _BITS and value.isdigit() and value == str(int(value)):
             bits = int(value)

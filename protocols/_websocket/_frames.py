@@ -110,18 +110,18 @@ def parse_header(data: bytes | bytearray, pos: int) -> tuple[int, int, int, byte
         `mask_key` is None for an unmasked frame.
     """
     available = len(data) - pos
-    if available < 2:  # noqa: PLR2004 - the two fixed header bytes
+    if available < 2:
         return None
     second = data[pos + 1]
     length = second & 0x7F
     start = pos + 2
-    if length == 126:  # noqa: PLR2004 - RFC 6455's 16-bit length marker
-        if available < 4:  # noqa: PLR2004
+    if length == 126:
+        if available < 4:
             return None
         (length,) = _U16.unpack_from(data, start)
         start += 2
-    elif length == 127:  # noqa: PLR2004 - RFC 6455's 64-bit length marker
-        if available < 10:  # noqa: PLR2004
+    elif length == 127:
+        if available < 10:
             return None
         (length,) = _U64.unpack_from(data, start)
         start += 8
@@ -152,9 +152,9 @@ def build_frame(
     first = opcode | (_FIN if fin else 0) | (_RSV1 if rsv1 else 0)
     size = len(payload)
     mask_bit = 0 if mask_key is None else _MASK_BIT
-    if size < 126:  # noqa: PLR2004 - fits the 7-bit length
+    if size < 126:
         header = bytes((first, mask_bit | size))
-    elif size < 65536:  # noqa: PLR2004 - fits the 16-bit length
+    elif size < 65536:
         header = _HEADER16.pack(first, mask_bit | 126, size)
     else:
         header = _HEADER64.pack(first, mask_bit | 127, size)
@@ -163,8 +163,8 @@ def build_frame(
     return header + mask_key + apply_mask(payload, mask_key)
 
 
-# Unmasking without a Python loop per byte; best of 3 on this machine (2 shared cores, CPython 3.11),
-# microseconds per call:
+# Unmasking without a Python loop per byte; best of 3 on this machine (2 shared cores,
+# CPython 3.11), microseconds per call:
 #
 # | payload | int.from_bytes XOR | bytes.translate on 4 strided slices |
 # |---------|--------------------|-------------------------------------|

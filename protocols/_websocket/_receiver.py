@@ -28,10 +28,21 @@ import codecs
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from protocols._errors import LocalProtocolError, RemoteProtocolError
-from protocols._websocket._close import CloseCode, CloseInfo, build_close_payload, parse_close_payload
+from protocols._websocket._close import (
+    CloseCode,
+    CloseInfo,
+    build_close_payload,
+    parse_close_payload,
+)
 from protocols._websocket._deflate import Deflater, Inflater
 from protocols._websocket._errors import MessageTooBig, WebSocketProtocolError
-from protocols._websocket._frames import MAX_CONTROL_PAYLOAD, Opcode, apply_mask, build_frame, parse_header
+from protocols._websocket._frames import (
+    MAX_CONTROL_PAYLOAD,
+    Opcode,
+    apply_mask,
+    build_frame,
+    parse_header,
+)
 from protocols._websocket._sender import WebSocketSender
 from protocols._websocket._state import ConnectionState, Trigger, transition
 from protocols._wireprotocol import Opened
@@ -94,8 +105,8 @@ class WebSocketReceiver(Generic[M]):
         "_limit",
         "_masked",
         "_needed",
-        "_opened",
         "_opcode",
+        "_opened",
         "_out",
         "_parts",
         "_ping",
@@ -228,7 +239,7 @@ class WebSocketReceiver(Generic[M]):
         if self._ping is not None and self._state is _OPEN:
             self._send_pong()
 
-    def _receive_frames(self, source: bytes | bytearray) -> int:  # noqa: C901 - the hot loop, inlined
+    def _receive_frames(self, source: bytes | bytearray) -> int:  # noqa: C901, PLR0912 - hot loop
         """Handle every complete frame of `source`; return the offset after the last one."""
         pos = 0
         size = len(source)
@@ -360,6 +371,17 @@ class WebSocketReceiver(Generic[M]):
             elif opcode == _CLOSE:
                 self._receive_close(payload)
             return
+        message = self._receive_fragment(first, payload)
+        if message is not None:
+            codec = self._codec
+            if codec is None or isinstance(message, str):
+                self._events.append(message)
+            else:
+                self._events.append(codec.decode(message))
+
+    def _receive_fragment(self, first: int, payload: bytes) -> str | bytes | None:
+        """Add one data frame to the message; return the message if this frame ends it."""
+        opcode = first & 0x0F
         if opcode:
             self._opcode = opcode
             self._compressed = bool(first & _RSV1)
@@ -385,17 +407,12 @@ class WebSocketReceiver(Generic[M]):
         else:
             parts.append(payload)
         if not fin:
-            return
-        if self._opcode == _TEXT:
-            message: Any = "".join(parts) if len(parts) != 1 else parts[0]
-        else:
-            message = b"".join(parts) if len(parts) != 1 else parts[0]
-            if self._codec is not None:
-                message = self._codec.decode(message)
-        self._events.append(message)
+            return None
+        message: str | bytes = ("" if self._opcode == _TEXT else b"").join(parts)
         self._opcode = None
         self._parts = []
         self._utf8 = None
+        return message
 
     def _receive_close(self, payload: bytes) -> None:
         info = parse_close_payload(payload)
@@ -474,14 +491,18 @@ class WebSocketReceiver(Generic[M]):
             self._inflater = Inflater(
                 params.server_max_window_bits if client else params.client_max_window_bits,
                 no_context_takeover=(
-                    params.server_no_context_takeover if client else params.client_no_context_takeover
+                    params.server_no_context_takeover
+                    if client
+                    else params.client_no_context_takeover
                 ),
                 limit=self._limit,
             )
             deflater = Deflater(
                 params.client_max_window_bits if client else params.server_max_window_bits,
                 no_context_takeover=(
-                    params.client_no_context_takeover if client else params.server_no_context_takeover
+                    params.client_no_context_takeover
+                    if client
+                    else params.server_no_context_takeover
                 ),
                 mem_level=config.mem_level,
                 level=config.compression_level,

@@ -57,7 +57,9 @@ class WebSocketSender(Generic[M]):
 
     def __repr__(self) -> str:
         role = "client" if self._urandom is not None else "server"
-        return f"<WebSocketSender {role} deflate={self._deflater is not None} closed={self._closed}>"
+        return (
+            f"<WebSocketSender {role} deflate={self._deflater is not None} closed={self._closed}>"
+        )
 
     def send(self, event: M) -> bytes:
         """Turn one message into one frame (masked by a client, compressed if negotiated).
@@ -68,13 +70,14 @@ class WebSocketSender(Generic[M]):
         if self._closed:
             raise LocalProtocolError("send() after close(): this side already sent its Close")
         codec = self._codec
+        payload: bytes
         if codec is not None:
             opcode = _BINARY
             payload = codec.encode(event)
-        elif type(event) is bytes:
+        elif isinstance(event, bytes):
             opcode = _BINARY
             payload = event
-        elif type(event) is str:
+        elif isinstance(event, str):
             opcode = _TEXT
             payload = _encode_text(event)
         elif isinstance(event, bytearray | memoryview):
@@ -140,4 +143,3 @@ def _encode_text(text: str) -> bytes:
             f"text message is not encodable as UTF-8 at index {exc.start} ({exc.reason}); "
             "lone surrogates cannot be sent"
         ) from exc
-

@@ -146,9 +146,13 @@ class ServerHandshake:
         self, request: Request
     ) -> tuple[list[tuple[str, str]], Handshake, DeflateParams | None]:
         if request.method != "GET":
-            raise _Refused(405, f"a WebSocket upgrade must be GET, not {request.method}", ("allow", "GET"))
+            raise _Refused(
+                405, f"a WebSocket upgrade must be GET, not {request.method}", ("allow", "GET")
+            )
         if request.http_version in {"1.0", "0.9"}:
-            raise _Refused(400, f"a WebSocket upgrade needs HTTP/1.1, not HTTP/{request.http_version}")
+            raise _Refused(
+                400, f"a WebSocket upgrade needs HTTP/1.1, not HTTP/{request.http_version}"
+            )
         if "upgrade" not in request.header_tokens("connection"):
             raise _Refused(
                 400, f"Connection: {request.header('connection')!r} lacks the 'upgrade' token"
