@@ -262,7 +262,7 @@ class WebSocketReceiver(Generic[M]):
             if not fast:
                 self._check_header(first, length)
             elif length > limit:
-                raise MessageTooBig(length, limit, what="declared frame")
+                self._check_header(first, length)  # raises the precise error
             end = start + length
             if end > size:
                 self._needed = end - pos
