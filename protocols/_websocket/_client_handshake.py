@@ -42,7 +42,17 @@ class ClientHandshake:
         max_head_size: Largest response head accepted, in bytes.
     """
 
-    __slots__ = ("_conn", "_deflate", "_key", "_out", "_path", "_subprotocols", "error", "result")
+    __slots__ = (
+        "_conn",
+        "_deflate",
+        "_key",
+        "_origin",
+        "_out",
+        "_path",
+        "_subprotocols",
+        "error",
+        "result",
+    )
 
     def __init__(  # noqa: PLR0913 - each is one documented option
         self,
@@ -56,6 +66,7 @@ class ClientHandshake:
         max_head_size: int,
     ) -> None:
         self._path = path
+        self._origin = origin
         self._subprotocols = subprotocols
         self._deflate = deflate
         self._key = base64.b64encode(urandom(_KEY_BYTES)).decode("ascii")
@@ -93,7 +104,10 @@ class ClientHandshake:
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
-                self._fail(f"server's answer is not valid HTTP: {exc}", None)
+                if not data:
+                    self._fail("server closed the connection before answering the upgrade", None)
+                else:
+                    self._fail(f"server's answer is not valid HTTP: {exc}", None)
                 return
             if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
                 self._check(event)
@@ -157,7 +171,7 @@ class ClientHandshake:
                     subprotocol=protocols[0] if protocols else None,
                     extensions=None if deflate is None else deflate.header,
                     headers=headers,
-                    origin=None,
+                    origin=self._origin,
                 ),
                 deflate=deflate,
                 leftover=bytes(trailing),
