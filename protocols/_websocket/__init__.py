@@ -1,0 +1,1 @@
+"""The parts of `protocols.websocket`, one concept per module; import from the public module."""
