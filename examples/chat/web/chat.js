@@ -146,8 +146,10 @@
     }
     socket.binaryType = "arraybuffer";
     state.ws = socket;
+    let opened = false;
     socket.onopen = () => {
       if (socket !== state.ws) return;
+      opened = true;
       if (socket.protocol !== SUBPROTOCOL) {
         info(`the server did not confirm subprotocol ${SUBPROTOCOL}; carrying on`);
       }
@@ -160,7 +162,9 @@
     };
     socket.onclose = (event) => {
       if (socket !== state.ws) return;
-      const reason = CLOSE_REASONS[event.code] || `closed with code ${event.code}`;
+      const reason = !opened
+        ? `cannot connect to ${location.host}`
+        : CLOSE_REASONS[event.code] || `closed with code ${event.code}`;
       const why = event.reason ? `${reason} (${event.code}: ${event.reason})` : reason;
       disconnected(why, { final: FINAL_CLOSE_CODES.has(event.code) });
     };
