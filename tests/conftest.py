@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pykka
 import pytest
+from _browser import launch_chromium
 from _support import close_test_sockets
 from hypothesis import HealthCheck, settings
 
@@ -13,6 +14,8 @@ import actornet
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from playwright.sync_api import Browser
 
 # Hypothesis's wall-clock checks measure the machine, not the code: with a CPU hog on
 # both cores one example of test_properties.py took 346 ms against the 200 ms deadline
@@ -33,3 +36,13 @@ def _stop_leftover_actors() -> Iterator[None]:
     yield
     close_test_sockets()
     stop_leftover_actors()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium shared by the tests of one module; see tests/_browser.py.
+
+    Skipped without Debian's chromium, except in CI (`CI=true`), where that fails.
+    """
+    with launch_chromium() as launched:
+        yield launched
