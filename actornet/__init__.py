@@ -8,7 +8,7 @@ its poller and its futures are in `actornet.lowlevel`.
 import logging
 
 from actornet import lowlevel as lowlevel
-from actornet._client import connect_tcp
+from actornet._client import connect_tcp, connect_ws
 from actornet._connection import format_peer
 from actornet._exceptions import BrokenConnectionError, ClosedConnectionError
 from actornet._limits import Limits
@@ -35,6 +35,7 @@ __all__ = [
     "Session",
     "blocking",
     "connect_tcp",
+    "connect_ws",
     "format_peer",
     "live_actor_count",
     "live_actors",

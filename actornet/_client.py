@@ -1,21 +1,25 @@
-"""Client side: `connect_tcp()` opens a connection served by the same three actors."""
+"""Client side: `connect_tcp()` and `connect_ws()` open connections served by three actors."""
 
 from __future__ import annotations
 
 import socket
+import urllib.parse
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from actornet._connection import open_connection
 from actornet._limits import Limits
 from actornet._runtime._worker import blocking
+from protocols import websocket
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pykka import ActorRef
 
     from actornet._session import Session
-    from protocols import WireProtocol
+    from protocols import Codec, WireProtocol
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "connect_tcp"]
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "connect_tcp", "connect_ws"]
 
 #: Seconds to wait for a TCP handshake before giving up.
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -59,3 +63,82 @@ def connect_tcp(  # noqa: PLR0913 - every argument is a documented knob
     )
     ref: ActorRef[SessionT] = connection.session_ref
     return ref
+
+
+def connect_ws(  # noqa: PLR0913 - every argument is a documented knob
+    session_class: type[SessionT],
+    url: str,
+    *,
+    codec: Codec[Any] | None = None,
+    subprotocols: Sequence[str] = (),
+    origin: str | None = None,
+    compression: bool | websocket.PerMessageDeflate = True,
+    max_message_size: int = websocket.DEFAULT_MAX_MESSAGE_SIZE,
+    limits: Limits | None = None,
+    timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    session_args: tuple[Any, ...] = (),
+    session_kwargs: dict[str, Any] | None = None,
+) -> ActorRef[SessionT]:
+    """Open a WebSocket to `url` and serve it with a new `session_class` actor.
+
+    The TCP connection is made here (blocking, as in `connect_tcp()`); the
+    upgrade runs on the connection's reader, and `on_connect()` runs once the
+    server accepted it, with `conn_handshake` telling the subprotocol and
+    extensions chosen. A refused upgrade ends the connection as
+    `PROTOCOL_ERROR` without any hook running; it must complete within
+    `Limits.handshake_timeout`.
+
+    Args:
+        session_class: The session started for the connection.
+        url: `ws://host[:port]/path[?query]`; the port defaults to 80.
+        codec: How binary messages become the session's events; None for
+            `str` (text) and `bytes` (binary) messages as they come.
+        subprotocols: Subprotocols offered, in order of preference.
+        origin: The `Origin` header to send, or None for none.
+        compression: Offer permessage-deflate (the default settings), not at
+            all (False), or with these settings.
+        max_message_size: Largest message accepted from the server, in bytes.
+        limits: The connection's bounds; `Limits()` by default.
+        timeout: Seconds to wait for the TCP handshake.
+        session_args: Positional arguments for the session's constructor.
+        session_kwargs: Keyword arguments for the session's constructor.
+
+    Returns:
+        A ref to the session.
+
+    Raises:
+        ValueError: The URL is not a `ws://` URL (`wss://` needs TLS, which
+            this version does not have).
+        OSError: The TCP connection cannot be made.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "ws" or not parts.hostname:
+        raise ValueError(
+            f"cannot connect to {url!r}: give a ws://host[:port]/path URL "
+            "(wss:// needs TLS, not supported yet)"
+        )
+    port = parts.port or 80
+    default_port = port == 80
+    host_header = parts.hostname if default_port else f"{parts.hostname}:{port}"
+    if ":" in parts.hostname:  # an IPv6 literal goes in brackets
+        host_header = f"[{parts.hostname}]" + ("" if default_port else f":{port}")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    wire = websocket.WebSocketClient(
+        codec,
+        host=host_header,
+        path=target,
+        origin=origin,
+        subprotocols=subprotocols,
+        compression=compression,
+        max_message_size=max_message_size,
+    )
+    return connect_tcp(
+        session_class,
+        wire,
+        parts.hostname,
+        port,
+        limits=limits,
+        timeout=timeout,
+        session_args=session_args,
+        session_kwargs=session_kwargs,
+    )

@@ -78,7 +78,7 @@ def parse_server_args(
 
 def serve(
     session_class: type[actornet.Session[Any]],
-    wire: protocols.Wire[Any],
+    wire: protocols.WireProtocol[Any],
     args: argparse.Namespace,
     **serve_kwargs: Any,
 ) -> None:

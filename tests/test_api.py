@@ -22,6 +22,7 @@ def test_the_public_api_is_exactly_these_names() -> None:
         "Session",
         "blocking",
         "connect_tcp",
+        "connect_ws",
         "format_peer",
         "live_actor_count",
         "live_actors",

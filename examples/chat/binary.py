@@ -33,6 +33,7 @@ from examples.chat.events import (
     PrivateMessage,
     Refusal,
     Refused,
+    Renderer,
     RoomListDone,
     RoomSummary,
     ServerNotice,
@@ -155,11 +156,19 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         self.heartbeat: Timer | None = None
         self.ping_tokens = itertools.count(1)
 
+    def door_renderer(self) -> Renderer:
+        """Return the function that turns chat events into this door's frames.
+
+        Rooms render a broadcast once per renderer, so every session of one
+        door must return the same function.
+        """
+        return render
+
     # -- connection hooks ---------------------------------------------------
 
     def on_connect(self) -> None:
         """Create the member handle and start the heartbeat."""
-        self.member = Member(self.conn_outbox, render)
+        self.member = Member(self.conn_outbox, self.door_renderer())
         self.heartbeat = self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick())
 
     def on_event(self, event: chat.ChatMessage) -> None:

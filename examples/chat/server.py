@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import actornet
 from examples._cli import add_max_connections, raise_file_limit, server_limits
+from examples.chat import metrics
 from examples.chat.binary import IDLE_TIMEOUT, RATE_PER_SECOND, BinaryChatSession
-from examples.chat.directory import Directory
+from examples.chat.browser import BrowserChatSession, browser_wire
+from examples.chat.directory import ChatStatistics, Directory
+from examples.chat.pages import Pages
 from protocols import chat
 
 if TYPE_CHECKING:
@@ -15,6 +19,8 @@ if TYPE_CHECKING:
 
 #: The chat's documented port.
 DEFAULT_PORT = 7070
+#: The browser door's port: the page, /chat (WebSocket) and /metrics.
+DEFAULT_HTTP_PORT = 8080
 #: Seconds between statistics log lines.
 DEFAULT_STATS_INTERVAL = 60.0
 
@@ -22,7 +28,24 @@ DEFAULT_STATS_INTERVAL = 60.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the server's options to `parser`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free one")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="binary door's port; 0 picks a free one"
+    )
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=DEFAULT_HTTP_PORT,
+        help=f"browser door's port (the page, /chat, /metrics; default {DEFAULT_HTTP_PORT}); "
+        "0 picks a free one",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=None,
+        metavar="ORIGIN",
+        help="accept WebSockets only from pages of this origin, e.g. https://chat.example.com "
+        "(repeatable; default: any origin)",
+    )
     add_max_connections(parser, "clients")
     parser.add_argument(
         "--stats-interval",
@@ -65,26 +88,48 @@ def main(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    servers: list[actornet.Server[chat.ChatMessage]] = []
+    doors: dict[str, actornet.Server[chat.ChatMessage]] = {}
+    figures = ChatStatistics()
     directory = Directory.start(
         stats_interval=args.stats_interval or None,
-        connection_count=lambda: servers[0].connection_count() if servers else 0,
+        connection_count=lambda: sum(door.connection_count() for door in doors.values()),
+        stats=figures,
     )
     limits = server_limits(args, idle_timeout=args.idle_timeout)
+    chat_metrics = metrics.ChatMetrics(doors, figures)
+    pages = Pages(metrics=(chat_metrics.page, metrics.CONTENT_TYPE))
     try:
-        server = actornet.serve_tcp(
-            BinaryChatSession,
-            chat.WIRE,
-            host=args.host,
-            port=args.port,
-            limits=limits,
-            session_args=(directory, args.rate_limit),
-        )
-        servers.append(server)
-        server.serve_forever(
-            on_ready=lambda: print(
-                f"chat server listening on {args.host}:{server.port}", flush=True
+        with contextlib.ExitStack() as stack:
+            binary = stack.enter_context(
+                actornet.serve_tcp(
+                    BinaryChatSession,
+                    chat.WIRE,
+                    host=args.host,
+                    port=args.port,
+                    limits=limits,
+                    session_args=(directory, args.rate_limit),
+                )
             )
-        )
+            browser = stack.enter_context(
+                actornet.serve_tcp(
+                    BrowserChatSession,
+                    browser_wire(http_handler=pages, allowed_origins=args.allowed_origin),
+                    host=args.host,
+                    port=args.http_port,
+                    limits=limits,
+                    session_args=(directory, args.rate_limit),
+                )
+            )
+            doors.update(binary=binary, browser=browser)
+            # The binary door's port comes last, where scripts have read it from.
+            line = (
+                f"chat server listening: browser on http://{_url_host(args.host)}:{browser.port}/, "
+                f"binary on {args.host}:{binary.port}"
+            )
+            binary.serve_forever(on_ready=lambda: print(line, flush=True))
     finally:
         directory.stop()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,1 @@
+"""WebSocket echo server: every message back to its sender, with its type."""
