@@ -60,6 +60,8 @@ class ChatServer:
                 "serve",
                 "--port",
                 str(port),
+                "--http-port",
+                "0",
                 "--log-level",
                 "WARNING",
                 "--stats-interval",
@@ -72,7 +74,7 @@ class ChatServer:
         )
         assert self.process.stdout is not None
         line = _readline(self.process.stdout.fileno(), WAIT)
-        assert line.startswith("chat server listening on 127.0.0.1:"), line
+        assert line.startswith("chat server listening: browser on http://127.0.0.1:"), line
         self.port = int(line.rsplit(":", 1)[1])
 
     def stop(self) -> None:
