@@ -320,6 +320,10 @@
       stop("you left the chat", { kind: "info" });
       return;
     }
+    if (state.ws.readyState !== WebSocket.OPEN) {
+      drop("you left the chat"); // still connecting: nothing to say goodbye on
+      return;
+    }
     send({ type: "Quit", reason });
     setPhase("closed", "leaving…");
     state.quitTimer = setTimeout(() => drop("the server did not close; closed it"), QUIT_TIMEOUT);
@@ -448,8 +452,14 @@
       default:
         problem("PROTOCOL", `unexpected ${m.type}; ignored`);
     }
-    render();
+    if (!WITHOUT_STATE.has(m.type)) render();
   }
+
+  // Messages that change nothing render() shows (say() redraws the tabs for an unread count).
+  const WITHOUT_STATE = new Set([
+    "Said", "History", "Whispered", "Names", "RoomInfo", "RoomListEnd", "ServerPing",
+    "ServerPong", "Notice",
+  ]);
 
   function welcome(m) {
     state.registered = true;
@@ -506,6 +516,7 @@
     line(history ? "history" : "said", m.room, parts, { nick: m.nick, time: m.time_ms });
     if (!history && !same(m.room, state.current) && state.joined.has(key(m.room))) {
       state.unread.set(key(m.room), (state.unread.get(key(m.room)) || 0) + 1);
+      renderRooms();
     }
   }
 
@@ -581,7 +592,7 @@
       default:
         return { problem: "USAGE", detail: `unknown command /${command}; /help lists the commands` };
     }
-    return { problem: "USAGE", detail: `usage: ${USAGE[command.toLowerCase()]}` };
+    return { problem: "USAGE", detail: USAGE[command.toLowerCase()] };
   }
 
   function partition(text) {
