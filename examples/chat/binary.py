@@ -61,6 +61,9 @@ IDLE_TIMEOUT = 90.0
 RATE_BURST = 20
 #: ...and per second after it.
 RATE_PER_SECOND = 10.0
+# RFC 6455's close code for a fatal chat error, on doors that send one.
+_POLICY_VIOLATION = 1008
+
 #: Commands sent to a room while joining it are held until the join completes.
 MAX_HELD_WHILE_JOINING = 20
 
@@ -383,7 +386,8 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
 
     def _fatal(self, code: chat.ErrorCode, detail: str) -> None:
         self.send(chat.Error(code=code, subject="", detail=detail))
-        self.close()
+        # The close code is for doors with a closing handshake (WebSocket).
+        self.close(code=_POLICY_VIOLATION, reason=code.name)
 
     def _farewell(self, reason: actornet.DisconnectReason) -> None:
         error = self.conn_disconnect_error
