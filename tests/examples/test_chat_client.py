@@ -7,24 +7,21 @@ read as a screen. Every wait polls output against a deadline.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import queue
 import re
-import select
 import socket
 import struct
 import subprocess
-import sys
 import termios
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 import pytest
+from _processes import ROOT, ChatServer, ScriptClient, client_command
 from _support import WAIT
 
 import actornet
@@ -34,9 +31,7 @@ from protocols import chat
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from types import TracebackType
 
-ROOT = Path(__file__).resolve().parents[2]
 
 #: Longest a reconnection may take: the server restarts in well under a second,
 #: and the client retries after 1 s, then 2 s, then 4 s.
@@ -48,143 +43,6 @@ _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0
 # -- processes -------------------------------------------------------------------
 
 
-class ChatServer:
-    """`python -m examples.chat serve` as a subprocess; the port is read from its first line."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "examples.chat",
-                "serve",
-                "--port",
-                str(port),
-                "--http-port",
-                "0",
-                "--log-level",
-                "WARNING",
-                "--stats-interval",
-                "0",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = _readline(self.process.stdout.fileno(), WAIT)
-        assert line.startswith("chat server listening: browser on http://127.0.0.1:"), line
-        self.port = int(line.rsplit(":", 1)[1])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(WAIT)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-
-def _readline(fd: int, timeout: float) -> str:
-    """Read one line from a pipe, byte by byte, failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    data = b""
-    while not data.endswith(b"\n"):
-        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            raise TimeoutError(f"no line within {timeout} s (got {data!r})")
-        chunk = os.read(fd, 1)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode()
-
-
-def _client_command(port: int, nick: str, *options: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "examples.chat",
-        "client",
-        "--port",
-        str(port),
-        "--nick",
-        nick,
-        *options,
-    ]
-
-
-class ScriptClient:
-    """A `--script` client: type lines into its stdin, wait for lines on its stdout."""
-
-    def __init__(self, port: int, nick: str, *rooms: str) -> None:
-        room_options = [option for room in rooms for option in ("--room", room)]
-        self.process = subprocess.Popen(
-            _client_command(port, nick, "--script", *room_options),
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._incoming: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(WAIT)
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._incoming.put(line.rstrip("\n"))
-        self._incoming.put(None)
-
-    def type(self, *lines: str) -> None:
-        assert self.process.stdin is not None
-        for line in lines:
-            self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def end_input(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-
-    def expect(self, wanted: str, timeout: float = WAIT) -> None:
-        """Wait until the client has written the line `wanted` (at any point so far)."""
-        deadline = time.monotonic() + timeout
-        while wanted not in self.lines:
-            remaining = deadline - time.monotonic()
-            try:
-                line = self._incoming.get(timeout=max(0.0, remaining))
-            except queue.Empty:
-                line = None
-            if line is None:
-                raise AssertionError(f"{wanted!r} not among {self.lines}")
-            self.lines.append(line)
-
-    def wait_exit(self, timeout: float = WAIT) -> int:
-        """Wait for the process to exit; return its status, having read all it wrote."""
-        status = self.process.wait(timeout)
-        while (line := self._incoming.get(timeout=timeout)) is not None:
-            self.lines.append(line)
-        return status
-
-
 class Terminal:
     """The interactive client in a pseudo-terminal of 30 x 100, read as a screen."""
 
@@ -193,7 +51,7 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
         env = {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"}
         self.process = subprocess.Popen(
-            _client_command(port, nick),
+            client_command(port, nick),
             cwd=ROOT,
             stdin=slave,
             stdout=slave,
@@ -339,7 +197,7 @@ def test_script_client_reports_its_own_mistakes_and_refusals(server: ChatServer)
 def test_script_client_exits_with_status_1_when_nothing_listens() -> None:
     port = _free_port()
     result = subprocess.run(
-        _client_command(port, "alice", "--script"),
+        client_command(port, "alice", "--script"),
         cwd=ROOT,
         input="",
         capture_output=True,
