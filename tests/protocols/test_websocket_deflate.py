@@ -9,7 +9,12 @@ from _ws import WebSocketPair, client_frame, open_server, seeded
 
 from protocols._websocket._extension import PerMessageDeflate, accept_response, negotiate
 from protocols._websocket._frames import Opcode
-from protocols.websocket import MessageTooBig, WebSocketClient, WebSocketProtocolError, WebSocketServer
+from protocols.websocket import (
+    MessageTooBig,
+    WebSocketClient,
+    WebSocketProtocolError,
+    WebSocketServer,
+)
 
 DEFAULTS = PerMessageDeflate()
 
@@ -36,7 +41,10 @@ DEFAULTS = PerMessageDeflate()
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
         ),
-        ('permessage-deflate; client_max_window_bits="10"', "permessage-deflate; client_max_window_bits=10"),
+        (
+            'permessage-deflate; client_max_window_bits="10"',
+            "permessage-deflate; client_max_window_bits=10",
+        ),
         # Declined offers fall through to the next; none acceptable means no compression.
         ("permessage-deflate; server_max_window_bits=8, permessage-deflate", "permessage-deflate"),
         ("permessage-deflate; unknown_param", None),
