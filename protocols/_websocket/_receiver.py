@@ -239,7 +239,7 @@ class WebSocketReceiver(Generic[M]):
         if self._ping is not None and self._state is _OPEN:
             self._send_pong()
 
-    def _receive_frames(self, source: bytes | bytearray) -> int:  # noqa: C901, PLR0912 - hot loop
+    def _receive_frames(self, source: bytes | bytearray) -> int:  # noqa: C901, PLR0912, PLR0915
         """Handle every complete frame of `source`; return the offset after the last one."""
         pos = 0
         size = len(source)
@@ -248,11 +248,30 @@ class WebSocketReceiver(Generic[M]):
         limit = self._limit
         decode = None if self._codec is None else self._codec.decode
         while True:
-            header = parse_header(source, pos)
-            if header is None:
+            # The 7-bit length, the common case, is read inline; parse_header does the rest.
+            if size - pos < 2:
                 self._needed = 0
                 return pos
-            first, start, length, key = header
+            first = source[pos]
+            second = source[pos + 1]
+            length = second & 0x7F
+            key: bytes | bytearray | None
+            if length < 126:
+                if second & 0x80:
+                    start = pos + 6
+                    if start > size:
+                        self._needed = 0
+                        return pos
+                    key = source[pos + 2 : start]
+                else:
+                    start = pos + 2
+                    key = None
+            else:
+                header = parse_header(source, pos)
+                if header is None:
+                    self._needed = 0
+                    return pos
+                first, start, length, key = header
             if (key is not None) is not masked:
                 raise self._mask_error()
             # Whole uncompressed text or binary frame outside a fragmented message: the fast path.

@@ -9,9 +9,7 @@ from hypothesis import strategies as st
 
 from protocols._websocket._frames import FRAME_HEADER, Opcode, apply_mask, build_frame, parse_header
 
-lengths = st.one_of(
-    st.integers(0, 125), st.integers(126, 65535), st.integers(65536, 2**63 - 1)
-)
+lengths = st.one_of(st.integers(0, 125), st.integers(126, 65535), st.integers(65536, 2**63 - 1))
 
 
 def naive_mask(data: bytes, key: bytes) -> bytes:
@@ -26,7 +24,7 @@ def naive_mask(data: bytes, key: bytes) -> bytes:
     key=st.none() | st.binary(min_size=4, max_size=4),
     tail=st.binary(max_size=8),
 )
-def test_fast_parse_agrees_with_construct(
+def test_fast_parse_agrees_with_construct(  # noqa: PLR0917 - one per hypothesis strategy
     fin: bool,
     rsv: tuple[bool, bool, bool],
     opcode: int,

@@ -103,7 +103,9 @@ def test_non_get_upgrade_is_405_and_http_1_0_is_400() -> None:
         ("https://any.example", None, 101),
     ],
 )
-def test_origin_allow_list(origin: str | None, allowed: set[str | None] | None, status: int) -> None:
+def test_origin_allow_list(
+    origin: str | None, allowed: set[str | None] | None, status: int
+) -> None:
     receiver = WebSocketServer(allowed_origins=allowed).decoder()
     extra = () if origin is None else (f"Origin: {origin}",)
     receiver.receive_data(upgrade_request(*extra))
@@ -144,16 +146,20 @@ def pages(request: Request) -> Response:
 
 def test_plain_requests_go_to_the_handler_with_keep_alive_then_upgrade() -> None:
     receiver = WebSocketServer(http_handler=pages, websocket_paths={"/ws"}).decoder()
-    receiver.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+    receiver.receive_data(
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
     out = receiver.data_to_send()
     first, second = out.split(b"HTTP/1.1 ")[1:]
-    assert first.startswith(b"200 OK") and first.endswith(b"<h1>hi</h1>")
+    assert first.startswith(b"200 OK")
+    assert first.endswith(b"<h1>hi</h1>")
     assert b"content-length: 11" in first
     assert second.startswith(b"404 ")
     assert not receiver.finished
     receiver.receive_data(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
     head = receiver.data_to_send()
-    assert head.startswith(b"HTTP/1.1 200 OK") and b"content-length: 11" in head
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert b"content-length: 11" in head
     assert head.endswith(b"\r\n\r\n")  # no body for HEAD
     receiver.receive_data(upgrade_request(path="/ws"))
     assert status_of(receiver.data_to_send()) == 101
@@ -215,11 +221,12 @@ def client_and_request(**options: object) -> tuple[object, h11.Request]:
 
 
 def test_client_request_carries_host_key_origin_subprotocols_and_the_offer() -> None:
-    receiver, request = client_and_request(
+    _, request = client_and_request(
         origin="https://example.com", subprotocols=["chat.v2", "chat.v1"]
     )
     headers = dict(request.headers)
-    assert request.method == b"GET" and request.target == b"/chat"
+    assert request.method == b"GET"
+    assert request.target == b"/chat"
     assert headers[b"host"] == b"example.com"
     assert headers[b"origin"] == b"https://example.com"
     assert headers[b"sec-websocket-protocol"] == b"chat.v2, chat.v1"
@@ -254,19 +261,25 @@ def accept_for(request: h11.Request) -> str:
         ("upgrade: h2c\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}", "Upgrade"),
         ("upgrade: websocket\r\nconnection: close\r\nsec-websocket-accept: {accept}", "Connection"),
         (
-            "upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n"
-            "sec-websocket-protocol: other",
+            (
+                "upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n"
+                "sec-websocket-protocol: other"
+            ),
             "subprotocol",
         ),
         (
-            "upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n"
-            "sec-websocket-extensions: x-webkit-deflate-frame",
+            (
+                "upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n"
+                "sec-websocket-extensions: x-webkit-deflate-frame"
+            ),
             "did not offer",
         ),
         (
-            "upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n"
-            "sec-websocket-extensions: permessage-deflate; server_max_window_bits=12; "
-            "client_max_window_bits=8",
+            (
+                "upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n"
+                "sec-websocket-extensions: permessage-deflate; server_max_window_bits=12; "
+                "client_max_window_bits=8"
+            ),
             "fewer than 9",
         ),
     ],

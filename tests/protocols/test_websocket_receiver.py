@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+from _ws import MASK, chunkings, client_frame, feed, open_server
 
 from protocols import RemoteProtocolError, chat
 from protocols._websocket._frames import Opcode, build_frame
@@ -15,7 +16,6 @@ from protocols.websocket import (
     WebSocketProtocolError,
     WebSocketServer,
 )
-from _ws import MASK, chunkings, client_frame, feed, open_server
 
 T, B, C = Opcode.TEXT, Opcode.BINARY, Opcode.CONTINUATION
 
@@ -98,8 +98,12 @@ REJECTIONS = [
         1002,
         "new BINARY message inside a fragmented TEXT",
     ),
-    ("RSV1 on continuation", client_frame(T, b"a", fin=False) + client_frame(C, b"b", rsv1=True),
-     1002, "continuation frame has RSV1"),
+    (
+        "RSV1 on continuation",
+        client_frame(T, b"a", fin=False) + client_frame(C, b"b", rsv1=True),
+        1002,
+        "continuation frame has RSV1",
+    ),
     ("bad UTF-8", client_frame(T, b"\xff"), 1007, "not UTF-8 at byte 0"),
     ("overlong UTF-8", client_frame(T, b"ab\xc0\xaf"), 1007, "not UTF-8 at byte 2"),
     ("surrogate in UTF-8", client_frame(T, b"\xed\xa0\x80"), 1007, "not UTF-8"),
@@ -133,7 +137,9 @@ REJECTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "frames", "code", "match"), REJECTIONS, ids=[r[0] for r in REJECTIONS])
+@pytest.mark.parametrize(
+    ("name", "frames", "code", "match"), REJECTIONS, ids=[r[0] for r in REJECTIONS]
+)
 def test_rejections_carry_their_close_code_and_queue_the_close(
     name: str, frames: bytes, code: int, match: str
 ) -> None:
@@ -142,8 +148,12 @@ def test_rejections_carry_their_close_code_and_queue_the_close(
     assert match in str(error), str(error)
 
 
-@pytest.mark.parametrize(("name", "frames", "code", "match"), REJECTIONS, ids=[r[0] for r in REJECTIONS])
-def test_rejections_are_the_same_byte_by_byte(name: str, frames: bytes, code: int, match: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "frames", "code", "match"), REJECTIONS, ids=[r[0] for r in REJECTIONS]
+)
+def test_rejections_are_the_same_byte_by_byte(
+    name: str, frames: bytes, code: int, match: str
+) -> None:
     receiver, _ = open_server()
     with pytest.raises(WebSocketProtocolError) as caught:
         feed(receiver, [frames[i : i + 1] for i in range(len(frames))])
@@ -225,7 +235,9 @@ def test_unsolicited_pongs_are_ignored() -> None:
     assert receiver.data_to_send() == b""
 
 
-@pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999])
+@pytest.mark.parametrize(
+    "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999]
+)
 def test_close_is_echoed_recorded_and_finishes(code: int) -> None:
     for chunks in chunkings(client_frame(Opcode.CLOSE, close_payload(code, "bye é".encode()))):
         receiver, _ = open_server()
