@@ -60,7 +60,7 @@ from actornet._messages import (
     ResumeReading,
 )
 from actornet._runtime._actor import Actor, tell_or_drop
-from protocols import Decoder, RemoteProtocolError
+from protocols import Decoder, ProtocolError, RemoteProtocolError
 
 if TYPE_CHECKING:
     import socket
@@ -239,8 +239,14 @@ class Reader(Actor):
         self._tell_session(ProtocolOpened(opened))
 
     def _reject(self, error: RemoteProtocolError) -> None:
-        debug = logger.isEnabledFor(logging.DEBUG)
-        logger.info("closing %s: %s", self._connection, error, exc_info=debug)
+        cause = error.__cause__
+        if isinstance(cause, Exception) and not isinstance(cause, ProtocolError):
+            # Not the peer's garbage: code this side runs inside the protocol (an HTTP
+            # handler) raised, and its traceback is worth an error line.
+            logger.error("closing %s: %s", self._connection, error, exc_info=cause)
+        else:
+            debug = logger.isEnabledFor(logging.DEBUG)
+            logger.info("closing %s: %s", self._connection, error, exc_info=debug)
         self._end(DisconnectReason.PROTOCOL_ERROR, error)
 
     def _pause(self) -> bool:

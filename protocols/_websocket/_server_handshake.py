@@ -14,6 +14,9 @@ the handshake fails (`HandshakeError`, close_code None: there is no WebSocket to
 | one `Sec-WebSocket-Key`, 16 bytes in base64  | 400                                      |
 | `Origin` in `allowed_origins` (if given)     | 403                                      |
 
+A handler that raises is answered with 500 and `Connection: close`, and the handshake fails with
+the handler's exception as the `HandshakeError`'s cause.
+
 Then the subprotocol is the first of the server's `subprotocols` the client offered (none if no
 match: the client decides whether to go on), and permessage-deflate is negotiated.
 """
@@ -39,6 +42,7 @@ __all__ = ["ServerHandshake"]
 
 _KEY_BYTES: Final = 16
 _NOT_FOUND: Final = Response.text(404, "404 Not Found\n")
+_SERVER_ERROR: Final = Response.text(500, "500 Internal Server Error\n")
 
 
 class _Refused(Exception):  # noqa: N818 - internal signal carrying the response
@@ -123,9 +127,29 @@ class ServerHandshake:
             ):
                 self._upgrade(request)
             else:
-                response = _NOT_FOUND if self._handler is None else self._handler(request)
+                response = self._answer(request)
+                if response is None:
+                    return
                 self._out += http.respond(response)
                 self.finished = http.must_close
+
+    def _answer(self, request: Request) -> Response | None:
+        """Return the handler's response, or None after answering 500 for a handler that raised."""
+        if self._handler is None:
+            return _NOT_FOUND
+        try:
+            return self._handler(request)
+        except Exception as exc:
+            # A bug in the handler, not the peer's fault: answer as HTTP does, and let the
+            # connection end with the handler's exception as the cause, for the log.
+            self._out += self._http.respond(_SERVER_ERROR, close=True)
+            self.error = HandshakeError(
+                f"the HTTP handler raised {type(exc).__name__} for {request.method} "
+                f"{request.target}; answered 500",
+                status_code=500,
+            )
+            self.error.__cause__ = exc
+            return None
 
     def _upgrade(self, request: Request) -> None:
         try:

@@ -144,6 +144,20 @@ def pages(request: Request) -> Response:
     return Response.text(404, "no such page")
 
 
+def test_a_handler_that_raises_is_answered_500_and_fails_the_connection_with_its_cause() -> None:
+    def broken(request: Request) -> Response:
+        raise KeyError(request.path)
+
+    receiver = WebSocketServer(http_handler=broken).decoder()
+    receiver.receive_data(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+    with pytest.raises(HandshakeError, match="raised KeyError") as caught:
+        receiver.events()
+    assert isinstance(caught.value.__cause__, KeyError)
+    response = receiver.data_to_send()
+    assert status_of(response) == 500
+    assert b"connection: close" in response.lower()
+
+
 def test_plain_requests_go_to_the_handler_with_keep_alive_then_upgrade() -> None:
     receiver = WebSocketServer(http_handler=pages, websocket_paths={"/ws"}).decoder()
     receiver.receive_data(
