@@ -81,6 +81,17 @@ def test_two_pages_and_a_terminal_client_talk_in_one_room(
             _said(alice, "#lobby", "alice", "hello from a browser ünïcode")
             carol.expect("said #lobby alice hello from a browser ünïcode")
 
+            # Chromium offered permessage-deflate and the chat's subprotocol, and got both;
+            # it compresses what it sends, so a long line goes through our inflater.
+            socket = "window.ActornetChat.state.ws"
+            assert alice.evaluate(f"{socket}.protocol") == "actornet-chat.v1"
+            assert "permessage-deflate" in alice.evaluate(f"{socket}.extensions")
+            long_line = " ".join(["compressible"] * 70)  # 909 bytes: under the 1,000 limit
+            alice.fill("#message-input", long_line)
+            alice.press("#message-input", "Enter")
+            _said(bob, "#lobby", "alice", long_line)
+            carol.expect(f"said #lobby alice {long_line}")
+
             carol.type("hi browsers")
             _said(alice, "#lobby", "carol", "hi browsers")
             _said(bob, "#lobby", "carol", "hi browsers")
