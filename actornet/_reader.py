@@ -60,7 +60,7 @@ from actornet._messages import (
     ResumeReading,
 )
 from actornet._runtime._actor import Actor, tell_or_drop
-from protocols import Decoder, ProtocolError, RemoteProtocolError
+from protocols import Decoder, RemoteProtocolError
 
 if TYPE_CHECKING:
     import socket
@@ -159,8 +159,7 @@ class Reader(Actor):
             if data:
                 self._last_input = time.monotonic()
                 connection.received_bytes += len(data)
-            self._decoder.receive_data(data)
-            if not self._deliver() or self._done:
+            if not self._take_in(data):
                 return
             if not data:
                 self._end(DisconnectReason.PEER_CLOSED, None)
@@ -171,6 +170,15 @@ class Reader(Actor):
                 return
         # Input may remain, and no new edge will announce it: come back later.
         self.actor_ref.tell(READABLE)
+
+    def _take_in(self, data: bytes) -> bool:
+        """Feed one chunk to the protocol and deliver its events; False once reading ends."""
+        try:
+            self._decoder.receive_data(data)
+        except Exception as exc:  # a protocol's own bug, or code it calls (an HTTP handler)
+            self._receiver_failed(exc)
+            return False
+        return self._deliver() and not self._done
 
     def _recv(self, sock: socket.socket, size: int) -> bytes | None:
         """Return what one recv gives, or None if it would block or the connection broke."""
@@ -239,15 +247,21 @@ class Reader(Actor):
         self._tell_session(ProtocolOpened(opened))
 
     def _reject(self, error: RemoteProtocolError) -> None:
-        cause = error.__cause__
-        if isinstance(cause, Exception) and not isinstance(cause, ProtocolError):
-            # Not the peer's garbage: code this side runs inside the protocol (an HTTP
-            # handler) raised, and its traceback is worth an error line.
-            logger.error("closing %s: %s", self._connection, error, exc_info=cause)
-        else:
-            debug = logger.isEnabledFor(logging.DEBUG)
-            logger.info("closing %s: %s", self._connection, error, exc_info=debug)
+        debug = logger.isEnabledFor(logging.DEBUG)
+        logger.info("closing %s: %s", self._connection, error, exc_info=debug)
         self._end(DisconnectReason.PROTOCOL_ERROR, error)
+
+    def _receiver_failed(self, error: Exception) -> None:
+        """End the connection after the protocol itself raised: a bug on this side."""
+        logger.error(
+            "closing %s: its protocol's receiver raised", self._connection, exc_info=error
+        )
+        try:
+            last = self._decoder.data_to_send()  # such as an HTTP 500 the protocol queued
+        except Exception:
+            last = b""
+        self._connection.outgoing.seal(last)
+        self._end(DisconnectReason.SESSION_FAILED, error)
 
     def _pause(self) -> bool:
         """Stop reading until the session catches up; False if it already has."""

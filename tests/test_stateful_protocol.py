@@ -6,7 +6,9 @@ The protocol here is a toy, so that every duty of the seam shows in plain text l
   its sender (`Opened`); anything else first gets ``GO AWAY`` and a protocol error;
 - ``PING`` is answered ``PONG`` by the receiver, never seen by the session;
 - ``BYE`` ends the conversation: the receiver answers ``BYE`` and is finished;
-- the session's own close sends ``CLOSE <code> <reason>`` and waits for the peer's ``BYE``.
+- the session's own close sends ``CLOSE <code> <reason>`` and waits for the peer's ``BYE``;
+- ``BOOM`` makes the receiver raise, as a bug in a protocol (or in an HTTP handler it calls)
+  would, after queueing ``OOPS``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import protocols
 
 if TYPE_CHECKING:
     import socket
+
+    import pytest
 
 
 class KnockSender:
@@ -67,6 +71,9 @@ class KnockReceiver:
             self._opened = protocols.Opened(sender=KnockSender(), details="knocked")
         elif line == "PING":
             self._reply.append(b"PONG\n")
+        elif line == "BOOM":
+            self._reply.append(b"OOPS\n")
+            raise RuntimeError("the receiver raised on purpose")
         elif line == "BYE":
             self._reply.append(b"BYE\n")
             self.finished = True
@@ -262,3 +269,32 @@ def test_a_failed_handshake_gets_the_protocols_answer_and_a_close() -> None:
         assert dict(server.statistics().disconnects) == {"protocol_error": 1}
         assert journal.empty()
         sock.close()
+
+
+def test_a_receiver_that_raises_closes_only_its_connection_with_an_error_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal: queue.Queue[tuple[str, Any]] = queue.Queue()
+    with serving(KnockSession, wire=Knock(), session_args=(journal,)) as (server, _):
+        calm = raw_socket(server)
+        calm.sendall(b"KNOCK\n")
+        assert _read_line(calm) == b"COME IN\n"
+        assert _read_line(calm) == b"welcome\n"
+        sock = raw_socket(server)
+        sock.sendall(b"KNOCK\n")
+        assert _read_line(sock) == b"COME IN\n"
+        assert _read_line(sock) == b"welcome\n"
+        sock.sendall(b"BOOM\n")
+        # What the receiver queued before raising is the connection's last word: the
+        # session's farewell from on_disconnect comes after the seal and is dropped.
+        assert read_until_closed(sock) == b"OOPS\n"
+        assert wait_until(lambda: server.statistics().closed == 1)
+        assert dict(server.statistics().disconnects) == {"session_failed": 1}
+        calm.sendall(b"still here\n")
+        assert _read_line(calm) == b"echo still here\n"
+        sock.close()
+        calm.close()
+    failures = [r for r in caplog.records if "receiver raised" in r.getMessage()]
+    assert len(failures) == 1
+    assert failures[0].levelname == "ERROR"
+    assert failures[0].exc_info is not None

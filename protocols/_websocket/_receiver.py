@@ -481,12 +481,17 @@ class WebSocketReceiver(Generic[M]):
         if state is _CONNECTING:
             handshake = self._handshake
             assert handshake is not None
-            handshake.receive_data(data)
-            self._out += handshake.data_to_send()
+            try:
+                handshake.receive_data(data)
+            finally:
+                # Also when an HTTP handler raised: its 500 and the failure are kept.
+                self._out += handshake.data_to_send()
+                if handshake.error is not None:
+                    self._error = handshake.error
+                    self._state = transition(state, Trigger.PROTOCOL_ERROR)
             if handshake.error is not None:
-                self._error = handshake.error
-                self._state = transition(state, Trigger.PROTOCOL_ERROR)
-            elif handshake.result is not None:
+                return
+            if handshake.result is not None:
                 self._open(handshake.result)
             elif getattr(handshake, "finished", False):
                 self._state = transition(state, Trigger.HTTP_DONE)

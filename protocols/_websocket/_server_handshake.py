@@ -14,8 +14,9 @@ the handshake fails (`HandshakeError`, close_code None: there is no WebSocket to
 | one `Sec-WebSocket-Key`, 16 bytes in base64  | 400                                      |
 | `Origin` in `allowed_origins` (if given)     | 403                                      |
 
-A handler that raises is answered with 500 and `Connection: close`, and the handshake fails with
-the handler's exception as the `HandshakeError`'s cause.
+A handler that raises is answered with 500 and `Connection: close`, the handshake fails (with
+the handler's exception as the `HandshakeError`'s cause), and the exception propagates out of
+`receive_data`, so the I/O shell logs it as the bug it is.
 
 Then the subprotocol is the first of the server's `subprotocols` the client offered (none if no
 match: the client decides whether to go on), and permessage-deflate is negotiated.
@@ -134,14 +135,14 @@ class ServerHandshake:
                 self.finished = http.must_close
 
     def _answer(self, request: Request) -> Response | None:
-        """Return the handler's response, or None after answering 500 for a handler that raised."""
+        """Return the handler's response; answer 500 and re-raise if the handler raises."""
         if self._handler is None:
             return _NOT_FOUND
         try:
             return self._handler(request)
         except Exception as exc:
-            # A bug in the handler, not the peer's fault: answer as HTTP does, and let the
-            # connection end with the handler's exception as the cause, for the log.
+            # A bug in the handler, not the peer's fault: answer as HTTP does, fail the
+            # connection, and let the exception reach the caller of receive_data to be logged.
             self._out += self._http.respond(_SERVER_ERROR, close=True)
             self.error = HandshakeError(
                 f"the HTTP handler raised {type(exc).__name__} for {request.method} "
@@ -149,7 +150,7 @@ class ServerHandshake:
                 status_code=500,
             )
             self.error.__cause__ = exc
-            return None
+            raise
 
     def _upgrade(self, request: Request) -> None:
         try:
