@@ -221,8 +221,7 @@ def test_pings_are_answered_with_pongs_carrying_their_payload() -> None:
 )
 def test_a_close_from_the_client_is_answered_with_its_code(code: int, reason: str) -> None:
     with echo_server() as (server, url, journal):
-        ws = ws_connect(url)
-        with ws:
+        with ws_connect(url) as ws:
             ws.send("last words")
             assert ws.recv(timeout=WAIT) == "last words"
             ws.close(code, reason)
@@ -573,7 +572,7 @@ def test_conn_handshake_tells_the_path_subprotocol_extensions_and_headers(
         assert peer.closes.get(timeout=WAIT) == (1000, "")
 
 
-def test_connect_ws_without_a_common_subprotocol_gets_none() -> None:
+def test_connect_ws_is_refused_or_gets_no_subprotocol_without_a_common_one() -> None:
     with peer_server(subprotocols=["chat.v2"]) as peer:
         # websockets refuses a client that offers subprotocols it has none of...
         heard: queue.Queue[tuple[str, Any]] = queue.Queue()
