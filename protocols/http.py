@@ -143,10 +143,11 @@ class HttpServerConnection:
         max_head_size: Largest request head accepted, in bytes (431 beyond).
     """
 
-    __slots__ = ("_conn", "_request")
+    __slots__ = ("_conn", "_max_head_size", "_request")
 
     def __init__(self, *, max_head_size: int = DEFAULT_MAX_HEAD_SIZE) -> None:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head_size)
+        self._max_head_size = max_head_size
         self._request: Request | None = None
 
     def receive_data(self, data: bytes) -> None:
@@ -186,6 +187,18 @@ class HttpServerConnection:
                     http_version=event.http_version.decode("ascii"),
                 )
                 self._request = request
+                # h11 bounds only a head still incomplete; one that arrived whole in a single
+                # read is measured here (request line and header lines, CRLFs included).
+                head_size = (
+                    len(event.method) + len(event.target) + 12
+                    + sum(len(name) + len(value) + 4 for name, value in event.headers) + 2
+                )
+                if head_size > self._max_head_size:
+                    raise HttpError(
+                        f"request head of {head_size} bytes exceeds max_head_size="
+                        f"{self._max_head_size}; send fewer or shorter headers",
+                        status_code=431,
+                    )
                 if request.header("transfer-encoding") is not None or request.header(
                     "content-length"
                 ) not in {None, "0"}:

@@ -57,12 +57,6 @@ SIZES = [0, 1, 125, 126, 65535, 65536, MIB]
 #: What `compression=` takes in `websockets`: its default (permessage-deflate) or none.
 COMPRESSIONS = ["deflate", None]
 
-#: A `websockets` max_size with room for a compressed 1 MiB of random bytes. websockets bounds
-#: each frame as it travels, compressed, as well as the message inflated; deflate makes 1 MiB
-#: of random bytes 1,051,142 (0.25% more), so with its default of exactly 1 MiB it refuses
-#: them (see the xfailed test_an_incompressible_message_of_the_limit_...).
-DEFLATE_ROOM = MIB + MIB // 64
-
 
 def payload(size: int, *, text: bool, seed: int = 0) -> Message:
     """Return `size` bytes of seeded random binary, or `size` bytes of ASCII text.
@@ -135,7 +129,7 @@ def test_text_and_binary_messages_of_every_length_encoding_echo_unchanged(
 ) -> None:
     with (
         echo_server() as (_, url, _),
-        ws_connect(url, compression=compression, max_size=DEFLATE_ROOM) as ws,
+        ws_connect(url, compression=compression, max_size=MIB) as ws,
     ):
         assert (extensions(ws) is not None) == (compression is not None)
         for size in SIZES:
@@ -165,16 +159,6 @@ def test_a_message_one_byte_over_the_default_limit_is_closed_with_1009(
         assert wait_until(lambda: server.connection_count() == 0)
 
 
-INCOMPRESSIBLE_AT_THE_LIMIT = (
-    "protocols/_websocket/_sender.py compresses every message of min_size or more, even when "
-    "deflate makes it larger: 1 MiB of random bytes goes out as a 1,051,142-byte frame, which "
-    "a websockets peer with its default max_size (1 MiB, the same as ours) refuses with 1009. "
-    "RFC 7692 §6 lets the sender send such a message uncompressed (with context takeover, "
-    "from a copy of the compressor, so the peer's window stays in step)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=INCOMPRESSIBLE_AT_THE_LIMIT)
 def test_an_incompressible_message_of_the_limit_reaches_a_websockets_client_with_that_limit() -> (
     None
 ):
@@ -188,7 +172,7 @@ def test_an_incompressible_message_of_the_limit_reaches_a_websockets_client_with
 def test_fragmented_messages_from_the_client_are_reassembled(compression: str | None) -> None:
     with (
         echo_server() as (_, url, _),
-        ws_connect(url, compression=compression, max_size=DEFLATE_ROOM) as ws,
+        ws_connect(url, compression=compression, max_size=MIB) as ws,
     ):
         # Fragment boundaries inside multi-byte characters: "€" is e2 82 ac, "😀" f0 9f 98 80.
         ws.send(["ab", "€", "", "😀" * 100, "cd"])
@@ -513,7 +497,7 @@ def next_message(heard: queue.Queue[tuple[str, Any]]) -> Any:
 def test_connect_ws_exchanges_messages_of_every_size_with_a_websockets_server(
     compression: bool,
 ) -> None:
-    with peer_server(max_size=DEFLATE_ROOM) as peer:
+    with peer_server(max_size=MIB) as peer:
         ref, heard = open_client(peer, compression=compression)
         for size in SIZES:
             for text in (False, True):
@@ -529,7 +513,6 @@ def test_connect_ws_exchanges_messages_of_every_size_with_a_websockets_server(
         assert peer.closes.get(timeout=WAIT) == (1000, "")
 
 
-@pytest.mark.xfail(strict=True, reason=INCOMPRESSIBLE_AT_THE_LIMIT)
 def test_an_incompressible_message_of_the_limit_from_connect_ws_reaches_a_websockets_server() -> (
     None
 ):

@@ -26,6 +26,14 @@ __all__ = ["Deflater", "Inflater"]
 
 _TAIL: Final = b"\x00\x00\xff\xff"
 
+KEEP_UNCOMPRESSED_FROM: Final = 4096
+"""Size in bytes from which a message deflate would enlarge is sent uncompressed instead.
+
+Below it a growing message gains a few bytes at most; from it, the zlib context is copied
+before compressing (~10 us for our 38 KiB context, against 20-50 us to compress 4 KiB) so it
+can be rolled back.
+"""
+
 
 @final
 class Inflater:
@@ -105,8 +113,17 @@ class Deflater:
         self._level = level
         self._context: zlib._Compress | None = None
 
-    def compress(self, payload: bytes) -> bytes:
-        """Compress one whole message; the result is sent with RSV1 set on its first frame."""
+    def compress(self, payload: bytes) -> bytes | None:
+        """Compress one whole message, sent with RSV1 set on its first frame.
+
+        Returns:
+            The compressed payload, or None when deflate would make a message of at least
+            `KEEP_UNCOMPRESSED_FROM` bytes larger (random or already compressed data): send it
+            uncompressed, which RFC 7692 §6 allows, so that a message the peer's limit admits
+            is never refused for growing on the way. With context takeover the compressor is
+            then rolled back, so the peer's window (which never sees uncompressed messages)
+            stays in step.
+        """
         context = self._context
         if context is None:
             context = zlib.compressobj(
@@ -114,7 +131,13 @@ class Deflater:
             )
             if not self._no_context_takeover:
                 self._context = context
+        big = len(payload) >= KEEP_UNCOMPRESSED_FROM
+        backup = context.copy() if big and self._context is not None else None
         data = context.compress(payload) + context.flush(zlib.Z_SYNC_FLUSH)
         # Z_SYNC_FLUSH always ends with the empty stored block 00 00 ff ff (RFC 7692 §7.2.1).
         assert data.endswith(_TAIL)
+        if big and len(data) - len(_TAIL) >= len(payload):
+            if backup is not None:
+                self._context = backup
+            return None
         return data[:-4]

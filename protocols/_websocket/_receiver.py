@@ -419,10 +419,13 @@ class WebSocketReceiver(Generic[M]):
                 utf8 = self._utf8
                 if utf8 is None:
                     utf8 = self._utf8 = _Utf8Decoder()
+                # Bytes of a character cut by the previous fragment, held back by the decoder:
+                # exc.start counts them too.
+                held = len(utf8.getstate()[0])
                 try:
                     parts.append(utf8.decode(payload, final=fin))
                 except UnicodeDecodeError as exc:
-                    raise _text_error(exc, self._inflated - len(payload)) from exc
+                    raise _text_error(exc, self._inflated - len(payload) - held) from exc
         else:
             parts.append(payload)
         if not fin:

@@ -90,8 +90,9 @@ class WebSocketSender(Generic[M]):
             )
         deflater = self._deflater
         if deflater is not None and len(payload) >= self._min_size:
-            payload = deflater.compress(payload)
-            return build_frame(opcode, payload, rsv1=True, mask_key=self._mask())
+            compressed = deflater.compress(payload)
+            if compressed is not None:
+                return build_frame(opcode, compressed, rsv1=True, mask_key=self._mask())
         return build_frame(opcode, payload, mask_key=self._mask())
 
     def ping(self, payload: bytes = b"") -> bytes:

@@ -19,7 +19,6 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Any, Self
 
-import pytest
 from _hostile import Background, Usage, assert_back_to, errors_logged, rss_bytes
 from _support import WAIT, raw_socket, serving, wait_until
 from websockets.sync.client import ClientConnection, connect
@@ -30,6 +29,8 @@ from protocols.websocket import DEFAULT_MAX_MESSAGE_SIZE
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    import pytest
 
 #: RFC 6455 §1.2's sample key, and the accept value it must get back.
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -469,13 +470,6 @@ def test_invalid_utf8_fails_on_the_fragment_that_carries_it_not_at_the_end(
     assert errors_logged(caplog) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocols/_websocket/_receiver.py reports the offset of invalid UTF-8 in a "
-    "fragmented text message as (bytes before this fragment) + exc.start, but the incremental "
-    "decoder's exc.start also counts the bytes of an incomplete character it held back from "
-    "the previous fragment: 0xff at byte 14 is reported 'at byte 16' (2 held back)",
-)
 def test_the_close_reason_gives_the_offset_of_the_first_invalid_byte_across_fragments() -> None:
     with (
         serving(WebSocketEchoSession, wire=WIRE, session_args=()) as (server, _),
@@ -702,13 +696,6 @@ def test_requests_that_are_not_a_websocket_upgrade_get_an_http_error_then_a_clos
     assert errors_logged(caplog) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocols/http.py enforces max_head_size through h11's max_incomplete_event_size, "
-    "which h11 checks only while a head is incomplete: a whole head of 20 KiB (up to a recv of "
-    "64 KiB and more) arriving in one read is parsed and answered (404 here), not 431 as "
-    "WebSocketServer(max_head_size=) and http.py's 'bounded heads' promise",
-)
 def test_a_complete_head_over_max_head_size_in_one_segment_gets_431() -> None:
     with (
         serving(WebSocketEchoSession, wire=WIRE, session_args=()) as (server, _),

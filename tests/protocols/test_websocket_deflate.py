@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import zlib
 
 import pytest
 from _ws import WebSocketPair, client_frame, open_server, seeded
 
+from protocols._websocket._deflate import KEEP_UNCOMPRESSED_FROM
 from protocols._websocket._extension import PerMessageDeflate, accept_response, negotiate
 from protocols._websocket._frames import Opcode
 from protocols.websocket import (
@@ -117,7 +119,9 @@ def test_round_trips_with_each_window_and_context_mode(bits: int, takeover: bool
     for _ in range(3):  # repeated: with context takeover the second time is tiny
         for message in MESSAGES:
             frame = pair.client_sender.send(message)
-            assert frame[0] & 0x40  # RSV1: compressed
+            raw = message.encode() if isinstance(message, str) else message
+            # RSV1: compressed, unless deflate would enlarge a big message (at small windows).
+            assert frame[0] & 0x40 or len(raw) >= KEEP_UNCOMPRESSED_FROM
             assert pair.to_server(frame) == [message]
             assert pair.to_client(pair.server_sender.send(message)) == [message]
 
@@ -206,3 +210,25 @@ def test_corrupt_deflate_is_1007() -> None:
     with pytest.raises(WebSocketProtocolError) as caught:
         receiver.events()
     assert caught.value.close_code == 1007
+
+
+@pytest.mark.parametrize("takeover", [True, False])
+def test_a_message_deflate_would_enlarge_goes_uncompressed_and_the_windows_stay_in_step(
+    takeover: bool,
+) -> None:
+    config = PerMessageDeflate(
+        server_no_context_takeover=not takeover, client_no_context_takeover=not takeover
+    )
+    pair = WebSocketPair(
+        WebSocketServer(compression=config),
+        WebSocketClient(host="x", compression=config, urandom=seeded()),
+    )
+    noise = random.Random(7).randbytes(60_000)  # random bytes: deflate makes them bigger
+    text = "the same words again and again " * 100
+    for message in (text, noise, text, noise, text):
+        frame = pair.server_sender.send(message)
+        assert bool(frame[0] & 0x40) is (message is text)
+        if message is noise:
+            assert len(frame) == 4 + len(noise)  # header with a 16-bit length, then as is
+        assert pair.to_client(frame) == [message]
+        assert pair.to_server(pair.client_sender.send(message)) == [message]
