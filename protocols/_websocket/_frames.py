@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import enum
 import struct
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 from construct import (  # type: ignore[import-untyped]
     BitsInteger,
@@ -48,6 +51,7 @@ __all__ = [
     "MAX_CONTROL_PAYLOAD",
     "Opcode",
     "apply_mask",
+    "apply_mask_python",
     "build_frame",
     "parse_header",
 ]
@@ -174,9 +178,11 @@ def build_frame(
 # | 1 MiB   | 3200-6800          | 3500-7300                           |
 #
 # int.from_bytes wins or ties at every size (the strided slice copies cost as much as the int
-# conversions), so it is the only implementation. For 1 MiB that is ~200-300 MB/s: a C extension
-# (websockets.speedups, wsaccel) is ~20x faster and is not a dependency of this package.
-def apply_mask(data: bytes | bytearray | memoryview, mask_key: bytes | bytearray) -> bytes:
+# conversions), so it is the pure-Python implementation. A C loop is far faster: where the
+# `websockets` package is installed, its `speedups.apply_mask` is used instead (0.24 / 0.22 /
+# 0.31 / 3.8 us for the sizes above, against 1.2 / 2.7 / 14 / 220 for the int XOR, same run).
+# It is an optional accelerator, not a dependency: both give the same bytes (tested).
+def apply_mask_python(data: bytes | bytearray | memoryview, mask_key: bytes | bytearray) -> bytes:
     """Return `data` XORed with the repeated 4-byte `mask_key` (masking and unmasking are one)."""
     size = len(data)
     if not size:
@@ -185,3 +191,12 @@ def apply_mask(data: bytes | bytearray | memoryview, mask_key: bytes | bytearray
     key = int.from_bytes(mask_key * words, "little")
     out = (int.from_bytes(data, "little") ^ key).to_bytes(words << 2, "little")
     return out if size == words << 2 else out[:size]
+
+
+apply_mask: Callable[[bytes | bytearray | memoryview, bytes | bytearray], bytes]
+try:
+    from websockets.speedups import apply_mask as _c_apply_mask
+except ImportError:  # pragma: no cover - depends on what is installed
+    apply_mask = apply_mask_python
+else:
+    apply_mask = _c_apply_mask

@@ -248,7 +248,8 @@ class WebSocketReceiver(Generic[M]):
         limit = self._limit
         decode = None if self._codec is None else self._codec.decode
         while True:
-            # The 7-bit length, the common case, is read inline; parse_header does the rest.
+            # The 7-bit length (the common case) and a masked 16-bit one are read inline;
+            # parse_header does the rest.
             if size - pos < 2:
                 self._needed = 0
                 return pos
@@ -266,6 +267,14 @@ class WebSocketReceiver(Generic[M]):
                 else:
                     start = pos + 2
                     key = None
+            elif length == 126 and second & 0x80:
+                # A masked frame of 126-65535 bytes (a 512-byte chat line, say), also inline.
+                start = pos + 8
+                if start > size:
+                    self._needed = 0
+                    return pos
+                length = (source[pos + 2] << 8) | source[pos + 3]
+                key = source[pos + 4 : start]
             else:
                 header = parse_header(source, pos)
                 if header is None:
