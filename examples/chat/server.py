@@ -16,6 +16,7 @@ from protocols import chat
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
 
 #: The chat's documented port.
 DEFAULT_PORT = 7070
@@ -100,26 +101,28 @@ def _serve(args: argparse.Namespace) -> None:
     pages = Pages(metrics=(chat_metrics.page, metrics.CONTENT_TYPE))
     try:
         with contextlib.ExitStack() as stack:
-            binary = stack.enter_context(
-                actornet.serve_tcp(
-                    BinaryChatSession,
-                    chat.WIRE,
-                    host=args.host,
-                    port=args.port,
-                    limits=limits,
-                    session_args=(directory, args.rate_limit),
+            with _door("binary", args.host, args.port, "--port"):
+                binary = stack.enter_context(
+                    actornet.serve_tcp(
+                        BinaryChatSession,
+                        chat.WIRE,
+                        host=args.host,
+                        port=args.port,
+                        limits=limits,
+                        session_args=(directory, args.rate_limit),
+                    )
                 )
-            )
-            browser = stack.enter_context(
-                actornet.serve_tcp(
-                    BrowserChatSession,
-                    browser_wire(http_handler=pages, allowed_origins=args.allowed_origin),
-                    host=args.host,
-                    port=args.http_port,
-                    limits=limits,
-                    session_args=(directory, args.rate_limit),
+            with _door("browser", args.host, args.http_port, "--http-port"):
+                browser = stack.enter_context(
+                    actornet.serve_tcp(
+                        BrowserChatSession,
+                        browser_wire(http_handler=pages, allowed_origins=args.allowed_origin),
+                        host=args.host,
+                        port=args.http_port,
+                        limits=limits,
+                        session_args=(directory, args.rate_limit),
+                    )
                 )
-            )
             doors.update(binary=binary, browser=browser)
             # The binary door's port comes last, where scripts have read it from.
             line = (
@@ -129,6 +132,18 @@ def _serve(args: argparse.Namespace) -> None:
             binary.serve_forever(on_ready=lambda: print(line, flush=True))
     finally:
         directory.stop()
+
+
+@contextlib.contextmanager
+def _door(name: str, host: str, port: int, option: str) -> Iterator[None]:
+    """Turn a failure to listen into one line that says which door and what to change."""
+    try:
+        yield
+    except OSError as exc:
+        raise SystemExit(
+            f"cannot open the {name} door on {host}:{port}: {exc.strerror or exc}; "
+            f"pick another port with {option} (0 picks a free one)"
+        ) from exc
 
 
 def _url_host(host: str) -> str:
