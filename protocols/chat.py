@@ -181,6 +181,9 @@ class ErrorCode(enum.IntEnum):
     RATE_LIMITED = 12
     #: The client was silent for too long. Fatal.
     IDLE_TIMEOUT = 13
+    #: A `Join` would pass a server limit: the rooms a client may be in, the
+    #: rooms the server holds, or the members a room holds; `detail` says which.
+    LIMIT_REACHED = 14
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

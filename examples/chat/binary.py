@@ -39,7 +39,8 @@ from examples.chat.events import (
     ServerNotice,
     TopicIs,
 )
-from examples.chat.room import ChangeTopic, EnteredRoom, Exit, Rename, Room, SayIn
+from examples.chat.limits import ChatLimits
+from examples.chat.room import ChangeTopic, EnteredRoom, Exit, JoinRefused, Rename, Room, SayIn
 from protocols import FrameTooLarge, chat
 
 if TYPE_CHECKING:
@@ -76,6 +77,9 @@ _ERROR_CODES = {
     Refusal.NO_SUCH_NICK: chat.ErrorCode.NO_SUCH_NICK,
     Refusal.INVALID_TEXT: chat.ErrorCode.INVALID_TEXT,
     Refusal.RATE_LIMITED: chat.ErrorCode.RATE_LIMITED,
+    Refusal.TOO_MANY_ROOMS: chat.ErrorCode.LIMIT_REACHED,
+    Refusal.SERVER_FULL: chat.ErrorCode.LIMIT_REACHED,
+    Refusal.ROOM_FULL: chat.ErrorCode.LIMIT_REACHED,
 }
 
 
@@ -140,10 +144,16 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
     """One chat client speaking protocols.chat."""
 
     def __init__(
-        self, directory_ref: pykka.ActorRef[Any], rate_per_second: float = RATE_PER_SECOND
+        self,
+        directory_ref: pykka.ActorRef[Any],
+        rate_per_second: float = RATE_PER_SECOND,
+        *,
+        limits: ChatLimits | None = None,
     ) -> None:
         super().__init__()
         self.directory = directory_ref
+        # The directory and the rooms enforce the rest of these limits.
+        self.max_rooms = (limits if limits is not None else ChatLimits()).max_rooms_per_user
         self.nick: str | None = None
         # Commands that arrive while the first nick is being claimed wait for
         # the answer, so a client may send Hello and Join back to back.
@@ -242,7 +252,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
             why,
         )
 
-    def on_receive(self, message: Any) -> None:
+    def on_receive(self, message: Any) -> None:  # noqa: C901 - one branch per message
         """Handle what the directory, the rooms and the heartbeat timer tell the session."""
         if self.conn_disconnect_reason is not None and not isinstance(message, EnteredRoom):
             return  # answers that arrive after the client left have nobody to go to
@@ -256,6 +266,10 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
             self.rooms[key] = (message.room, message.room_ref)
             for held in self.joining.pop(key, []):
                 actornet.tell_or_drop(message.room_ref, held)
+        elif isinstance(message, JoinRefused):
+            # Commands held for the room go with the join.
+            self.joining.pop(rules.key(message.room), None)
+            self._refuse(message.refusal, message.room, message.detail)
         elif isinstance(message, NickGranted):
             self._nick_granted(message)
         elif isinstance(message, NickRefused):
@@ -320,6 +334,14 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
             return
         key = rules.key(room)
         if key in self.rooms or key in self.joining:
+            return
+        if len(self.rooms) + len(self.joining) >= self.max_rooms:
+            self._refuse(
+                Refusal.TOO_MANY_ROOMS,
+                room,
+                f"you are in {len(self.rooms) + len(self.joining)} rooms, the most one user "
+                f"may be in; leave one to join {room}",
+            )
             return
         self.joining[key] = []
         assert self.nick is not None
@@ -419,4 +441,3 @@ def _clip(text: str, limit: int) -> str:
     if len(data) <= limit:
         return text
     return data[:limit].decode(errors="ignore")
-

@@ -525,7 +525,9 @@ class ChatClient:
                     self._me = new
                 case Renamed(new=new):
                     self._me = new
-                case chat.Error(code=chat.ErrorCode.INVALID_ROOM, subject=room) if (
+                case chat.Error(
+                    code=chat.ErrorCode.INVALID_ROOM | chat.ErrorCode.LIMIT_REACHED, subject=room
+                ) if (
                     self._current is not None
                     and _same(self._current, room)
                     and rules.key(room) not in self._joined

@@ -18,7 +18,17 @@ from examples.chat.events import (
     RoomListDone,
     RoomSummary,
 )
-from examples.chat.room import Enter, Report, Room, RoomChanged, SendNames, now_ms
+from examples.chat.limits import ChatLimits
+from examples.chat.room import (
+    Enter,
+    HistoryShare,
+    JoinRefused,
+    Report,
+    Room,
+    RoomChanged,
+    SendNames,
+    now_ms,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -133,7 +143,17 @@ class ChatStatistics:
 
 
 class Directory(actornet.Actor):
-    """Owns the nick table and the room table; creates rooms and retires empty ones."""
+    """Owns the nick table and the room table; creates rooms and retires empty ones.
+
+    It also shares `limits.total_history_bytes` among the rooms. While there
+    are at most 2**level rooms, each keeps `limits.history_share(level)` bytes,
+    so together they keep at most the total. The level rises as soon as the
+    rooms outgrow it and falls only once they fit in a quarter of it, so each
+    `HistoryShare` sent to every room follows at least 2**(level - 2) room
+    creations or retirements: a few messages per room created or retired,
+    amortised. The default limits keep every room at its full share up to
+    2,048 rooms, so the level moves but no share changes below that.
+    """
 
     def __init__(
         self,
@@ -141,11 +161,15 @@ class Directory(actornet.Actor):
         stats_interval: float | None = None,
         connection_count: Callable[[], int] | None = None,
         stats: ChatStatistics | None = None,
+        limits: ChatLimits | None = None,
     ) -> None:
         super().__init__()
+        self.limits = limits if limits is not None else ChatLimits()
         self.nicks: dict[str, Member] = {}
         self.names: dict[Member, str] = {}
         self.rooms: dict[str, _RoomEntry] = {}
+        #: Rooms share the history as if there were 2**history_level of them.
+        self.history_level = 0
         self.stats = stats if stats is not None else ChatStatistics()
         self.stats_interval = stats_interval
         self.connection_count = connection_count
@@ -211,7 +235,23 @@ class Directory(actornet.Actor):
         key = rules.key(message.room)
         entry = self.rooms.get(key)
         if entry is None:
-            ref = Room.start(message.room, key, self.actor_ref)
+            if len(self.rooms) >= self.limits.max_rooms:
+                refused = JoinRefused(
+                    message.room,
+                    Refusal.SERVER_FULL,
+                    f"the server has {len(self.rooms)} rooms, the most it holds; "
+                    "join a room that exists (ListRooms) or try again later",
+                )
+                actornet.tell_or_drop(message.session_ref, refused)
+                return
+            self._fit_history(len(self.rooms) + 1)
+            ref = Room.start(
+                message.room,
+                key,
+                self.actor_ref,
+                limits=self.limits,
+                history_size=self.limits.history_share(self.history_level),
+            )
             entry = self.rooms[key] = _RoomEntry(message.room, ref)
         entry.entries_sent += 1
         enter = Enter(message.member, message.nick, message.session_ref)
@@ -233,6 +273,23 @@ class Directory(actornet.Actor):
             del self.rooms[message.key]
             self.stats.retired_said += entry.said
             entry.ref.stop(block=False)
+            self._fit_history(len(self.rooms))
+
+    def _fit_history(self, rooms: int) -> None:
+        """Move the history level to suit `rooms` rooms; tell every room a changed share."""
+        level = self.history_level
+        while rooms > 1 << level:
+            level += 1
+        while level > 0 and 4 * rooms <= 1 << level:
+            level -= 1
+        if level == self.history_level:
+            return
+        old = self.limits.history_share(self.history_level)
+        self.history_level = level
+        share = self.limits.history_share(level)
+        if share != old:
+            for entry in self.rooms.values():
+                actornet.tell_or_drop(entry.ref, HistoryShare(share))
 
     def _whisper(self, message: WhisperTo) -> None:
         target = self.nicks.get(rules.key(message.to))

@@ -27,6 +27,9 @@ class Refusal(enum.Enum):
     NO_SUCH_NICK = "no such nick"
     INVALID_TEXT = "invalid text"
     RATE_LIMITED = "too many commands; slow down"
+    TOO_MANY_ROOMS = "in too many rooms"
+    SERVER_FULL = "too many rooms on the server"
+    ROOM_FULL = "the room is full"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,17 +16,19 @@ from examples.chat.events import (
     MembersDone,
     MessageSaid,
     NickChange,
+    Refusal,
     TopicIs,
     broadcast,
 )
+from examples.chat.limits import DEFAULT_HISTORY_LINES, ChatLimits, line_bytes
 
 if TYPE_CHECKING:
     import pykka
 
     from examples.chat.events import Member
 
-#: Messages kept per room and replayed to each member who joins.
-HISTORY_LENGTH = 50
+#: Messages kept per room and replayed to each member who joins, by default.
+HISTORY_LENGTH = DEFAULT_HISTORY_LINES
 
 #: Nicks per MembersAre event, so a big room's list fits in a frame.
 NAMES_PER_EVENT = 200
@@ -86,11 +88,27 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryShare:
+    """Keep at most `size` bytes of history from now on (the directory's share for each room)."""
+
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class EnteredRoom:
     """Told to a session: it is in `room` (its display name), reachable at `room_ref`."""
 
     room: str
     room_ref: pykka.ActorRef[Room]
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRefused:
+    """Told to a session: its join of `room` was refused, for `refusal`; `detail` says why."""
+
+    room: str
+    refusal: Refusal
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +128,36 @@ def now_ms() -> int:
 
 
 class Room(actornet.Actor):
-    """One chat room: members, topic, recent history; every broadcast encoded once."""
+    """One chat room: members, topic, recent history; every broadcast encoded once.
 
-    def __init__(self, name: str, key: str, directory_ref: pykka.ActorRef[Any]) -> None:
+    History keeps the last `limits.history_lines` lines, and only as many of
+    them as fit in `history_size` bytes (`line_bytes()` each), dropping
+    the oldest first; the directory lowers `history_size` when there are many
+    rooms. It goes with the room, which the directory retires when it is empty.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        key: str,
+        directory_ref: pykka.ActorRef[Any],
+        *,
+        limits: ChatLimits | None = None,
+        history_size: int | None = None,
+    ) -> None:
         super().__init__()
         self.name = name
         self.key = key
         self.directory_ref = directory_ref
+        self.limits = limits if limits is not None else ChatLimits()
         self.members: dict[Member, str] = {}
         self.topic = ""
         self.topic_by = ""
-        self.history: deque[tuple[str, str, int]] = deque(maxlen=HISTORY_LENGTH)
+        # (nick, text, time_ms, line_bytes) per line, oldest first.
+        self.history: deque[tuple[str, str, int, int]] = deque()
+        #: Bytes of history kept now, and at most.
+        self.history_bytes = 0
+        self.history_size = self.limits.history_bytes if history_size is None else history_size
         self.entries = 0
         self.said = 0
 
@@ -131,9 +168,13 @@ class Room(actornet.Actor):
             if nick is not None:
                 said = MessageSaid(self.name, nick, message.text, now_ms())
                 self.said += 1
-                self.history.append((nick, message.text, said.time_ms))
+                self._keep(nick, message.text, said.time_ms)
                 broadcast(said, list(self.members))
             return  # membership and topic unchanged: nothing to report
+        if isinstance(message, HistoryShare):
+            self.history_size = message.size
+            self._trim()
+            return
         if isinstance(message, Enter):
             self._enter(message)
         elif isinstance(message, Exit):
@@ -166,6 +207,15 @@ class Room(actornet.Actor):
         member = message.member
         if member in self.members:
             return
+        if len(self.members) >= self.limits.max_members:
+            refused = JoinRefused(
+                self.name,
+                Refusal.ROOM_FULL,
+                f"{self.name} is full: it has {len(self.members)} members, the most a room "
+                "may have; try again later",
+            )
+            actornet.tell_or_drop(message.session_ref, refused)
+            return
         self.members[member] = message.nick
         broadcast(MemberJoined(self.name, message.nick), list(self.members))
         if not actornet.tell_or_drop(message.session_ref, EnteredRoom(self.name, self.actor_ref)):
@@ -177,8 +227,22 @@ class Room(actornet.Actor):
         # The joiner then sees, in this order: topic, members, history.
         member.deliver(TopicIs(self.name, self.topic, self.topic_by))
         self._send_names(member)
-        for nick, text, time_ms in self.history:
+        for nick, text, time_ms, _ in self.history:
             member.deliver(MessageSaid(self.name, nick, text, time_ms, replay=True))
+
+    def _keep(self, nick: str, text: str, time_ms: int) -> None:
+        size = line_bytes(nick, text)
+        self.history.append((nick, text, time_ms, size))
+        self.history_bytes += size
+        self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest lines until the history fits its line and byte limits."""
+        history = self.history
+        while history and (
+            self.history_bytes > self.history_size or len(history) > self.limits.history_lines
+        ):
+            self.history_bytes -= history.popleft()[3]
 
     def _exit(self, message: Exit) -> None:
         nick = self.members.get(message.member)

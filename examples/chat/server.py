@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 from typing import TYPE_CHECKING
 
@@ -11,12 +12,20 @@ from examples.chat import metrics
 from examples.chat.binary import IDLE_TIMEOUT, RATE_PER_SECOND, BinaryChatSession
 from examples.chat.browser import BrowserChatSession, browser_wire
 from examples.chat.directory import ChatStatistics, Directory
+from examples.chat.limits import (
+    DEFAULT_HISTORY_BYTES,
+    DEFAULT_HISTORY_LINES,
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_ROOMS,
+    DEFAULT_MAX_ROOMS_PER_USER,
+    DEFAULT_TOTAL_HISTORY_BYTES,
+    ChatLimits,
+)
 from examples.chat.pages import Pages
 from protocols import chat
 
 if TYPE_CHECKING:
-    import argparse
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 #: The chat's documented port.
 DEFAULT_PORT = 7070
@@ -70,8 +79,86 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"commands per second per client after a burst (default {RATE_PER_SECOND:g}); "
         "0 turns limiting off",
     )
+    _add_chat_limits(parser)
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+
+
+def _add_chat_limits(parser: argparse.ArgumentParser) -> None:
+    """Add an option per `ChatLimits` field; docs/robustness.md says what they add up to."""
+    option = _limit_option(parser)
+    option(
+        "--max-rooms-per-user", DEFAULT_MAX_ROOMS_PER_USER, "ROOMS", "rooms one client may be in"
+    )
+    option(
+        "--max-rooms",
+        DEFAULT_MAX_ROOMS,
+        "ROOMS",
+        "rooms on the server; a join that would create another is refused",
+    )
+    option(
+        "--max-members",
+        DEFAULT_MAX_MEMBERS,
+        "MEMBERS",
+        "members of one room; the next join is refused",
+    )
+    option(
+        "--history-lines",
+        DEFAULT_HISTORY_LINES,
+        "LINES",
+        "messages a room keeps and replays on join",
+        least=0,
+    )
+    option(
+        "--history-bytes",
+        DEFAULT_HISTORY_BYTES,
+        "BYTES",
+        "bytes of history (nicks and texts, UTF-8) a room keeps; the oldest lines go first",
+        least=0,
+    )
+    option(
+        "--total-history-bytes",
+        DEFAULT_TOTAL_HISTORY_BYTES,
+        "BYTES",
+        "bytes of history all rooms keep together; with many rooms each keeps less",
+        least=0,
+    )
+
+
+def _limit_option(parser: argparse.ArgumentParser) -> Callable[..., None]:
+    def option(name: str, default: int, metavar: str, what: str, *, least: int = 1) -> None:
+        parser.add_argument(
+            name,
+            type=_at_least(least),
+            default=default,
+            metavar=metavar,
+            help=f"{what} (default {default:,})",
+        )
+
+    return option
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is less than {least}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its error
+    return parse
+
+
+def limits_from(args: argparse.Namespace) -> ChatLimits:
+    """Return the chat's limits given on the command line."""
+    return ChatLimits(
+        max_rooms_per_user=args.max_rooms_per_user,
+        max_rooms=args.max_rooms,
+        max_members=args.max_members,
+        history_lines=args.history_lines,
+        history_bytes=args.history_bytes,
+        total_history_bytes=args.total_history_bytes,
     )
 
 
@@ -91,10 +178,12 @@ def main(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     doors: dict[str, actornet.Server[chat.ChatMessage]] = {}
     figures = ChatStatistics()
+    bounds = limits_from(args)
     directory = Directory.start(
         stats_interval=args.stats_interval or None,
         connection_count=lambda: sum(door.connection_count() for door in doors.values()),
         stats=figures,
+        limits=bounds,
     )
     limits = server_limits(args, idle_timeout=args.idle_timeout)
     chat_metrics = metrics.ChatMetrics(doors, figures)
@@ -110,6 +199,7 @@ def _serve(args: argparse.Namespace) -> None:
                         port=args.port,
                         limits=limits,
                         session_args=(directory, args.rate_limit),
+                        session_kwargs={"limits": bounds},
                     )
                 )
             with _door("browser", args.host, args.http_port, "--http-port"):
@@ -121,6 +211,7 @@ def _serve(args: argparse.Namespace) -> None:
                         port=args.http_port,
                         limits=limits,
                         session_args=(directory, args.rate_limit),
+                        session_kwargs={"limits": bounds},
                     )
                 )
             doors.update(binary=binary, browser=browser)

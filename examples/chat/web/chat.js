@@ -501,7 +501,7 @@
       showLogin(true);
       ui.nickInput.focus();
       ui.nickInput.select();
-    } else if (name === "INVALID_ROOM") {
+    } else if (name === "INVALID_ROOM" || name === "LIMIT_REACHED") {
       state.joining.delete(key(m.subject));
       if (same(state.current, m.subject) && !state.joined.has(key(m.subject))) {
         state.current = lastJoined();

@@ -74,6 +74,7 @@
     11: "INVALID_TEXT",
     12: "RATE_LIMITED",
     13: "IDLE_TIMEOUT",
+    14: "LIMIT_REACHED",
   };
   // Codes after which the server closes the connection (IDLE_TIMEOUT too, but a client may
   // reconnect after it; these it should not, as trying again fails the same way).
