@@ -34,7 +34,7 @@ _LISTENING = re.compile(
 class ChatServer:
     """`python -m examples.chat serve` as a subprocess; the port is read from its first line."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *options: str) -> None:
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -49,6 +49,7 @@ class ChatServer:
                 "WARNING",
                 "--stats-interval",
                 "0",
+                *options,
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
