@@ -141,7 +141,11 @@ class TokenBucket:
 
 
 class BinaryChatSession(actornet.Session[chat.ChatMessage]):
-    """One chat client speaking protocols.chat."""
+    """One chat client speaking protocols.chat.
+
+    `limits` must be the directory's: the session enforces its rooms per user,
+    the directory and the rooms the rest.
+    """
 
     def __init__(
         self,
