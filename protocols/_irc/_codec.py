@@ -104,9 +104,7 @@ class LineTooLong(FrameTooLarge):
             server: The server's name, for the source.
             nick: The client's nick, or `*` before registration.
         """
-        return Message(
-            command="417", params=(nick, "Input line was too long"), source=server
-        )
+        return Message(command="417", params=(nick, "Input line was too long"), source=server)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

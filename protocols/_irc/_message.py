@@ -207,7 +207,7 @@ def parse_message(line: str, *, tags: str = "") -> Message:
     if line.startswith(":", pos):
         space = line.find(" ", pos)
         if space < 0:
-            raise RemoteProtocolError(f"source {line[pos:pos + 40]!r} is followed by no command")
+            raise RemoteProtocolError(f"source {line[pos : pos + 40]!r} is followed by no command")
         source = line[pos + 1 : space]
         if not source:
             raise RemoteProtocolError("':' opens a source but no source follows it")
