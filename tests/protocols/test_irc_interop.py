@@ -53,7 +53,8 @@ def assert_agree(line: str, ours: Message) -> None:
     else:
         assert ours.source == str(source), line
         if "!" in source or "@" not in source:
-            assert (ours.source_nick, ours.source_user, ours.source_host) == (
+            # `irc` gives None for an empty user or host (`n!@h`); here they are "".
+            assert (ours.source_nick, ours.source_user or None, ours.source_host or None) == (
                 source.nick,
                 source.user,
                 source.host,
