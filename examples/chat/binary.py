@@ -56,7 +56,8 @@ logger = logging.getLogger("examples.chat")
 SERVER_NAME = "actornet-chat"
 #: Seconds between heartbeats the server sends.
 HEARTBEAT_INTERVAL = 30.0
-#: Seconds without any frame after which a client is disconnected.
+#: Seconds without any frame after which a client is disconnected, by default
+#: (`actornet.Limits.idle_timeout`, set by `--idle-timeout`).
 IDLE_TIMEOUT = 90.0
 #: Commands a client may send in a burst...
 RATE_BURST = 20
@@ -170,6 +171,8 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         self.bucket = TokenBucket(RATE_BURST, rate_per_second) if rate_per_second else None
         self.rate_error_at = 0.0
         self.quit_reason: str | None = None
+        # The fatal error sent before closing, if any: it names the Quitted reason.
+        self.fatal: chat.ErrorCode | None = None
         self.heartbeat: Timer | None = None
         self.ping_tokens = itertools.count(1)
 
@@ -243,7 +246,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         if self.heartbeat is not None:
             self.heartbeat.cancel()
         self._farewell(reason)
-        why = self.quit_reason if self.quit_reason is not None else reason.value
+        why = self._exit_reason(reason)
         member = self.member
         if member is not None:
             for _, room_ref in self.rooms.values():
@@ -263,7 +266,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         if isinstance(message, EnteredRoom):
             if self.conn_disconnect_reason is not None:
                 # The join completed after this client left: undo it.
-                why = self.quit_reason or self.conn_disconnect_reason.value
+                why = self._exit_reason(self.conn_disconnect_reason)
                 actornet.tell_or_drop(message.room_ref, Exit(self._member(), why, quit=True))
                 return
             key = rules.key(message.room)
@@ -411,9 +414,25 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
             )
 
     def _fatal(self, code: chat.ErrorCode, detail: str) -> None:
+        self.fatal = code
         self.send(chat.Error(code=code, subject="", detail=detail))
         # The close code is for doors with a closing handshake (WebSocket).
         self.close(code=_POLICY_VIOLATION, reason=code.name)
+
+    def _exit_reason(self, reason: actornet.DisconnectReason) -> str:
+        """Return the reason the rooms hear in `Quitted` (docs/chat-protocol.md has the table)."""
+        if self.quit_reason is not None:
+            return self.quit_reason
+        if self.fatal is not None:
+            return fatal_reason(self.fatal)
+        if reason is actornet.DisconnectReason.PROTOCOL_ERROR:
+            return fatal_reason(self._protocol_error_code())
+        return reason.value
+
+    def _protocol_error_code(self) -> chat.ErrorCode:
+        if isinstance(self.conn_disconnect_error, FrameTooLarge):
+            return chat.ErrorCode.FRAME_TOO_LARGE
+        return chat.ErrorCode.MALFORMED
 
     def _farewell(self, reason: actornet.DisconnectReason) -> None:
         error = self.conn_disconnect_error
@@ -421,21 +440,23 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         if reason is actornet.DisconnectReason.SHUTDOWN:
             reply = chat.Notice(text="server shutting down")
         elif reason is actornet.DisconnectReason.IDLE_TIMEOUT:
+            timeout = self.conn_limits.idle_timeout
             reply = chat.Error(
                 code=chat.ErrorCode.IDLE_TIMEOUT,
                 subject="",
-                detail=f"nothing received for {IDLE_TIMEOUT:g} s; answer ServerPing with Pong",
+                detail=f"nothing received for {timeout or 0:g} s; answer ServerPing with Pong",
             )
         elif reason is actornet.DisconnectReason.PROTOCOL_ERROR:
-            code = (
-                chat.ErrorCode.FRAME_TOO_LARGE
-                if isinstance(error, FrameTooLarge)
-                else chat.ErrorCode.MALFORMED
-            )
+            code = self._protocol_error_code()
             reply = chat.Error(code=code, subject="", detail=_clip(str(error), 1000))
         if reply is not None:
             with contextlib.suppress(actornet.ClosedConnectionError):
                 self.send(reply)
+
+
+def fatal_reason(code: chat.ErrorCode) -> str:
+    """Return the `Quitted` reason after the fatal error `code`: its name, in words."""
+    return code.name.lower().replace("_", " ")
 
 
 def _clip(text: str, limit: int) -> str:

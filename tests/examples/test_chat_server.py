@@ -257,6 +257,9 @@ def test_a_silent_client_is_told_and_disconnected_at_the_idle_timeout() -> None:
         messages = ann.receive_until_closed()
         assert isinstance(messages[-1], chat.Error)
         assert messages[-1].code == Code.IDLE_TIMEOUT
+        assert messages[-1].subject == ""
+        # The detail names the timeout the server runs with, not the default.
+        assert "nothing received for 0.3 s" in messages[-1].detail
 
 
 def test_shutdown_sends_a_notice_before_closing() -> None:
@@ -277,6 +280,7 @@ HOSTILE = {
     "invalid utf-8": (_frame(b"\x05\x02#r\x00\x02\xff\xfe"), Code.MALFORMED),
     "oversize": (struct.pack(">I", chat.MAX_FRAME_SIZE + 1), Code.FRAME_TOO_LARGE),
     "server message": (chat.WIRE.encode(chat.Notice(text="hi")), Code.UNEXPECTED_MESSAGE),
+    "second hello": (chat.WIRE.encode(chat.Hello(version=1, nick="mal")), Code.UNEXPECTED_MESSAGE),
 }
 
 
@@ -298,6 +302,8 @@ def test_hostile_input_is_answered_with_an_error_and_only_that_client_is_closed(
         quitted = ann.receive()
         assert isinstance(quitted, chat.Quitted)
         assert quitted.nick == "mal"
+        # The room hears the fatal error's name, in words ("frame too large").
+        assert quitted.reason == code.name.lower().replace("_", " ")
         ann.send(chat.Say(room="#r", text="still fine"))
         assert said_texts(ann, 1) == ["ann:still fine"]
 
