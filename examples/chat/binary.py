@@ -355,6 +355,9 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         self.directory.tell(JoinRoom(self._member(), self.nick, room, self.actor_ref))
 
     def _leave(self, room: str, reason: str) -> None:
+        if (problem := rules.room_problem(room)) is not None:
+            self._refuse(Refusal.INVALID_ROOM, room, problem)
+            return
         key = rules.key(room)
         entry = self.rooms.pop(key, None)
         if entry is None:
@@ -372,6 +375,10 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         *,
         empty_ok: bool,
     ) -> None:
+        # The command's own fields first, in order, then whether the client is in the room.
+        if (problem := rules.room_problem(room)) is not None:
+            self._refuse(Refusal.INVALID_ROOM, room, problem)
+            return
         if (problem := rules.text_problem(text, limit=limit, empty_ok=empty_ok)) is not None:
             self._refuse(Refusal.INVALID_TEXT, room, problem)
             return

@@ -197,6 +197,25 @@ def test_saying_in_a_room_not_joined_is_refused() -> None:
         assert (error.code, error.subject) == (Code.NOT_IN_ROOM, "#elsewhere")
 
 
+def test_a_bad_room_name_is_invalid_room_and_a_bad_field_wins_over_not_in_room() -> None:
+    with chat_server() as server:
+        ann = register(server, "ann")
+        commands = {
+            chat.Say(room="lobby", text="hi"): Code.INVALID_ROOM,
+            chat.Leave(room="lobby", reason=""): Code.INVALID_ROOM,
+            chat.SetTopic(room="lobby", topic="tea"): Code.INVALID_ROOM,
+            chat.Say(room="lobby", text=""): Code.INVALID_ROOM,
+            chat.Say(room="#elsewhere", text=""): Code.INVALID_TEXT,
+            chat.SetTopic(room="#elsewhere", topic="a\nb"): Code.INVALID_TEXT,
+            chat.Leave(room="#elsewhere", reason=""): Code.NOT_IN_ROOM,
+        }
+        for command, code in commands.items():
+            ann.send(command)
+            error = ann.receive()
+            assert isinstance(error, chat.Error), command
+            assert (error.code, error.subject) == (code, command.room), command
+
+
 def test_leaving_tells_the_room_and_the_room_list_follows() -> None:
     with chat_server() as server:
         ann, ben = register(server, "ann"), register(server, "ben")
