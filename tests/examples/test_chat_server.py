@@ -150,6 +150,39 @@ def test_private_messages_reach_the_recipient_and_echo_to_the_sender() -> None:
         assert (error.code, error.subject) == (Code.NO_SUCH_NICK, "nobody")
 
 
+def test_a_whisper_to_yourself_arrives_once() -> None:
+    with chat_server() as server:
+        ann, _ = register(server, "ann"), register(server, "ben")
+        ann.send(chat.Whisper(to="ANN", text="me"))
+        ann.send(chat.Whisper(to="ben", text="next"))  # the directory answers in order
+        first, second = ann.receive(), ann.receive()
+        assert isinstance(first, chat.Whispered)
+        assert (first.sender, first.to, first.text) == ("ann", "ann", "me")
+        assert isinstance(second, chat.Whispered)
+        assert second.text == "next"
+
+
+def test_a_room_is_shown_as_its_creator_spelled_it() -> None:
+    with chat_server() as server:
+        ann, ben = register(server, "ann"), register(server, "ben")
+        join(ann, "#Lobby", "ann")
+        ben.send(chat.Join(room="#LOBBY"))
+        assert ben.receive() == chat.Joined(room="#Lobby", nick="ben")
+        got = receive_until(ben, lambda m: isinstance(m, chat.NamesEnd))
+        assert chat.Names(room="#Lobby", nicks="ann ben") in got
+        ben.send(chat.Say(room="#lobby", text="hi"))
+        said = receive_until(ben, lambda m: isinstance(m, chat.Said))[-1]
+        assert said.room == "#Lobby"
+        ben.send(chat.ListRooms())
+        assert receive_until(ben, lambda m: isinstance(m, chat.RoomInfo))[-1].room == "#Lobby"
+        ben.send(chat.Leave(room="#lobby", reason=""))
+        assert receive_until(ben, lambda m: isinstance(m, chat.Left))[-1].room == "#Lobby"
+        ben.send(chat.Say(room="#LoBbY", text="gone"))
+        error = ben.receive()
+        assert isinstance(error, chat.Error)
+        assert (error.code, error.subject) == (Code.NOT_IN_ROOM, "#LoBbY")  # as sent
+
+
 def test_nicks_are_unique_case_insensitively_and_validated() -> None:
     with chat_server() as server:
         register(server, "Ann")
