@@ -187,7 +187,8 @@ class Room(actornet.Actor):
         elif isinstance(message, ChangeTopic):
             nick = self.members.get(message.member)
             if nick is not None:
-                self.topic, self.topic_by = message.topic, nick
+                # The broadcast says who set (or cleared) it; a cleared topic has no setter.
+                self.topic, self.topic_by = message.topic, nick if message.topic else ""
                 broadcast(TopicIs(self.name, self.topic, nick), list(self.members))
         elif isinstance(message, SendNames):
             self._send_names(message.member)

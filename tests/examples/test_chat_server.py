@@ -136,6 +136,18 @@ def test_a_joiner_gets_joined_topic_names_then_history_in_that_order() -> None:
         assert said_texts(ben, 1) == ["ben:live"]
 
 
+def test_clearing_the_topic_names_the_clearer_then_nobody() -> None:
+    with chat_server() as server:
+        ann = register(server, "ann")
+        join(ann, "#r", "ann")
+        ann.send(chat.SetTopic(room="#r", topic="tea"))
+        assert ann.receive() == chat.Topic(room="#r", topic="tea", set_by="ann")
+        ann.send(chat.SetTopic(room="#r", topic=""))
+        assert ann.receive() == chat.Topic(room="#r", topic="", set_by="ann")
+        ben = register(server, "ben")
+        assert chat.Topic(room="#r", topic="", set_by="") in join(ben, "#r", "ben")
+
+
 def test_private_messages_reach_the_recipient_and_echo_to_the_sender() -> None:
     with chat_server() as server:
         ann, ben = register(server, "ann"), register(server, "ben")
@@ -218,7 +230,7 @@ def test_commands_before_hello_are_refused() -> None:
         client.send(chat.Join(room="#r"))
         error = client.receive()
         assert isinstance(error, chat.Error)
-        assert error.code == Code.NOT_REGISTERED
+        assert (error.code, error.subject) == (Code.NOT_REGISTERED, "")
 
 
 def test_saying_in_a_room_not_joined_is_refused() -> None:
