@@ -194,11 +194,12 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
     def on_event(self, event: chat.ChatMessage) -> None:
         """Handle one frame from the client."""
         if isinstance(event, chat.Pong):
-            return
+            return  # whatever its token: any frame keeps the connection alive
         if isinstance(event, chat.Ping):
             self.send(chat.ServerPong(token=event.token))
             return
-        if self.bucket is not None and not self.bucket.take():
+        # Quit is never dropped: it ends the connection, so it cannot flood.
+        if not isinstance(event, chat.Quit) and self.bucket is not None and not self.bucket.take():
             self._refuse_rate()
             return
         self._dispatch(event)

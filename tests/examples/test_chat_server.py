@@ -13,6 +13,7 @@ from _support import WAIT, read_until_closed, reset, track
 
 import actornet
 import actornet.testing
+from examples.chat import binary
 from examples.chat.binary import RATE_BURST, BinaryChatSession
 from examples.chat.directory import Directory
 from protocols import chat
@@ -313,6 +314,34 @@ def test_a_flood_is_rate_limited_without_disconnecting() -> None:
         assert seen[-1].code == Code.RATE_LIMITED
         ann.send(chat.Ping(token=7))
         assert receive_until(ann, lambda m: isinstance(m, chat.ServerPong))[-1].token == 7
+
+
+def test_a_quit_is_never_rate_limited() -> None:
+    with chat_server(rate=0.01) as server:
+        ann, ben = register(server, "ann"), register(server, "ben")
+        join(ann, "#r", "ann")
+        join(ben, "#r", "ben")
+        receive_until(ann, lambda m: m == chat.Joined(room="#r", nick="ben"))
+        for n in range(RATE_BURST):  # Hello and Join took two tokens: this empties the bucket
+            ben.send(chat.Say(room="#r", text=f"m{n}"))
+        ben.send(chat.Quit(reason="bye"))
+        quitted = receive_until(ann, lambda m: isinstance(m, chat.Quitted))[-1]
+        assert quitted.reason == "bye"
+        assert any(isinstance(m, chat.Error) for m in ben.receive_until_closed())
+
+
+def test_a_pong_with_any_token_is_accepted_silently() -> None:
+    with chat_server() as server, connect(server) as client:
+        client.send(chat.Pong(token=0xDEADBEEF))  # no ServerPing carried it
+        client.send(chat.Hello(version=1, nick="ann"))
+        assert isinstance(client.receive(), chat.Welcome)
+
+
+def test_the_heartbeat_starts_at_connect_before_hello(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(binary, "HEARTBEAT_INTERVAL", 0.2)
+    with chat_server() as server, connect(server) as client:
+        assert client.receive() == chat.ServerPing(token=1)
+        assert client.receive() == chat.ServerPing(token=2)
 
 
 def test_a_silent_client_is_told_and_disconnected_at_the_idle_timeout() -> None:
