@@ -226,6 +226,62 @@ def test_a_nick_change_reaches_the_rooms_and_frees_the_old_nick() -> None:
         register(server, "ben")  # free again
 
 
+def test_renaming_to_your_own_nick_in_another_case_is_a_rename() -> None:
+    with chat_server() as server:
+        ann = register(server, "ann")
+        ann.send(chat.SetNick(nick="ANN"))
+        assert ann.receive() == chat.NickChanged(room="", old="ann", new="ANN")
+        ann.send(chat.Whisper(to="ann", text="me"))
+        whispered = ann.receive()
+        assert isinstance(whispered, chat.Whispered)
+        assert (whispered.sender, whispered.to) == ("ANN", "ANN")
+
+
+def test_a_tab_survives_in_a_reason_and_other_controls_become_spaces() -> None:
+    with chat_server() as server:
+        ann = register(server, "ann")
+        join(ann, "#r", "ann")
+        ann.send(chat.Leave(room="#r", reason="a\tb\nc"))
+        assert ann.receive() == chat.Left(room="#r", nick="ann", reason="a\tb c")
+
+
+def test_history_keeps_the_time_a_line_was_said() -> None:
+    with chat_server() as server:
+        ann, ben = register(server, "ann"), register(server, "ben")
+        join(ann, "#r", "ann")
+        ann.send(chat.Say(room="#r", text="first"))
+        said = receive_until(ann, lambda m: isinstance(m, chat.Said))[-1]
+        ben.send(chat.Join(room="#r"))
+        history = receive_until(ben, lambda m: isinstance(m, chat.History))[-1]
+        assert (history.nick, history.text, history.time_ms) == ("ann", "first", said.time_ms)
+
+
+def test_the_quitter_gets_nothing_before_the_close() -> None:
+    with chat_server() as server:
+        ann, ben = register(server, "ann"), register(server, "ben")
+        join(ann, "#r", "ann")
+        join(ben, "#r", "ben")
+        receive_until(ann, lambda m: m == chat.Joined(room="#r", nick="ben"))
+        ben.send(chat.Quit(reason="bye"))
+        assert ben.receive_until_closed() == []
+        assert ann.receive() == chat.Quitted(room="#r", nick="ben", reason="bye")
+
+
+def test_names_and_rooms_are_listed_in_case_insensitive_order() -> None:
+    with chat_server() as server:
+        clients = {nick: register(server, nick) for nick in ("zed", "Amy", "bob")}
+        for nick, client in clients.items():
+            join(client, "#r", nick)
+        join(clients["bob"], "#B", "bob")
+        join(clients["bob"], "#a", "bob")
+        bob = clients["bob"]
+        bob.send(chat.ListNames(room="#r"))
+        assert receive_until(bob, lambda m: isinstance(m, chat.Names))[-1].nicks == "Amy bob zed"
+        bob.send(chat.ListRooms())
+        rooms = receive_until(bob, lambda m: isinstance(m, chat.RoomListEnd))
+        assert [m.room for m in rooms if isinstance(m, chat.RoomInfo)] == ["#a", "#B", "#r"]
+
+
 def test_commands_before_hello_are_refused() -> None:
     with chat_server() as server, connect(server) as client:
         client.send(chat.Join(room="#r"))
@@ -373,6 +429,7 @@ HOSTILE = {
     "invalid utf-8": (_frame(b"\x05\x02#r\x00\x02\xff\xfe"), Code.MALFORMED),
     "oversize": (struct.pack(">I", chat.MAX_FRAME_SIZE + 1), Code.FRAME_TOO_LARGE),
     "server message": (chat.WIRE.encode(chat.Notice(text="hi")), Code.UNEXPECTED_MESSAGE),
+    "cut-short server message": (_frame(b"\x8f\x00"), Code.MALFORMED),
     "second hello": (chat.WIRE.encode(chat.Hello(version=1, nick="mal")), Code.UNEXPECTED_MESSAGE),
 }
 
