@@ -435,7 +435,8 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
             return fatal_reason(self.fatal)
         if reason is actornet.DisconnectReason.PROTOCOL_ERROR:
             return fatal_reason(self._protocol_error_code())
-        return reason.value
+        value: str = reason.value
+        return value
 
     def _protocol_error_code(self) -> chat.ErrorCode:
         if isinstance(self.conn_disconnect_error, FrameTooLarge):
@@ -464,7 +465,8 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
 
 def fatal_reason(code: chat.ErrorCode) -> str:
     """Return the `Quitted` reason after the fatal error `code`: its name, in words."""
-    return code.name.lower().replace("_", " ")
+    name: str = code.name
+    return name.lower().replace("_", " ")
 
 
 def _clip(text: str, limit: int) -> str:

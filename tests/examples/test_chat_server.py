@@ -302,7 +302,7 @@ def test_saying_in_a_room_not_joined_is_refused() -> None:
 def test_a_bad_room_name_is_invalid_room_and_a_bad_field_wins_over_not_in_room() -> None:
     with chat_server() as server:
         ann = register(server, "ann")
-        commands = {
+        commands: dict[chat.Say | chat.Leave | chat.SetTopic, Code] = {
             chat.Say(room="lobby", text="hi"): Code.INVALID_ROOM,
             chat.Leave(room="lobby", reason=""): Code.INVALID_ROOM,
             chat.SetTopic(room="lobby", topic="tea"): Code.INVALID_ROOM,
