@@ -20,15 +20,16 @@ from __future__ import annotations
 
 from typing import Any
 
+# A dev dependency (pyproject.toml): imported outright, so a missing install fails, not skips.
+# The irc package ships no type information.
+import irc.client as irc_client  # type: ignore[import-untyped]
+import irc.message as irc_message  # type: ignore[import-untyped]
 import pytest
 from _irc import parse
 from _irc_strategies import messages, unsplittable_middles, unsplittable_trailings
 from hypothesis import given
 
 from protocols.irc import Message, encode
-
-irc_client = pytest.importorskip("irc.client")
-irc_message = pytest.importorskip("irc.message")
 
 
 def irc_library_parse(line: str) -> tuple[str, list[str], dict[str, str], Any]:
