@@ -173,20 +173,22 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         if isinstance(event, chat.Ping):
             self.send(chat.ServerPong(token=event.token))
             return
-        assert self.user is not None, "on_connect() creates the user"
+        user = self.user
+        assert user is not None, "on_connect() creates the user"
         if isinstance(event, chat.Quit):
-            self.user.handle(commands.Quit(event.reason))
-        elif not self.user.admit():
-            pass
-        elif isinstance(event, chat.ServerMessage):
+            user.handle(commands.Quit(event.reason))
+            return
+        if not user.admit():
+            return
+        if isinstance(event, chat.ServerMessage):
             self._fatal(
                 chat.ErrorCode.UNEXPECTED_MESSAGE,
                 f"{type(event).__name__} is sent by servers, not clients",
             )
         elif isinstance(event, chat.Hello):
-            self._hello(event, self.user)
+            self._hello(event, user)
         elif (translate := _COMMANDS.get(type(event))) is not None:
-            self.user.handle(translate(event))
+            user.handle(translate(event))
 
     def _hello(self, hello: chat.Hello, user: ChatUser) -> None:
         if user.registered:

@@ -141,7 +141,7 @@ class ChatUser:
     def admit(self) -> bool:
         """Spend one command of the rate limit; return whether the command may run.
 
-        Doors call this for every command but `Quit` (which ends the
+        Doors call this for every client message but `Quit` (which ends the
         connection, so cannot flood) and keepalives. A refused command is
         answered with `RATE_LIMITED` at most once a second, so a flood cannot
         double itself in replies.
