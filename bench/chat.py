@@ -16,7 +16,7 @@ Measured in the same runs, each the median of --repeat, alternating servers:
 deliveries per second and delivery latency p50 and p99.
 
 The chat server limits every client to a burst of 20 commands and 10 a second
-(examples/chat/binary.py), which would cap each sender at 10 Says a second. The
+(examples/chat/rate.py), which would cap each sender at 10 Says a second. The
 benchmark passes `--rate-limit 0` to the server when `serve --help` offers that
 option. When it does not, both servers run with the chat's limit, and the table
 says so: those figures measure the limiter, not the server.
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     limited = RATE_LIMIT_FLAG not in _actornet_help()
     if limited:
-        from examples.chat.binary import (  # noqa: PLC0415 - only the fallback needs it
+        from examples.chat.rate import (  # noqa: PLC0415 - only the fallback needs it
             RATE_BURST,
             RATE_PER_SECOND,
         )

@@ -33,6 +33,14 @@ class Refusal(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Welcomed:
+    """The user is registered as `nick` on the server called `server`."""
+
+    nick: str
+    server: str
+
+
+@dataclass(frozen=True, slots=True)
 class MemberJoined:
     """`nick` joined `room`."""
 
@@ -146,7 +154,8 @@ class ServerNotice:
 
 
 ChatEvent = (
-    MemberJoined
+    Welcomed
+    | MemberJoined
     | MemberLeft
     | MemberQuit
     | NickChange

@@ -64,6 +64,18 @@ def without_controls(text: str) -> str:
     return _CONTROL.sub(" ", text)
 
 
+def clip(text: str, limit: int) -> str:
+    """Return `text` without controls (as `without_controls`), cut to at most `limit` UTF-8 bytes.
+
+    The cut falls on a character boundary.
+    """
+    text = without_controls(text)
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode(errors="ignore")
+
+
 def key(name: str) -> str:
     """Return the case-insensitive key of a nick or room name."""
     return name.casefold()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import actornet
 from examples._cli import add_max_connections, raise_file_limit, server_limits
 from examples.chat import metrics
-from examples.chat.binary import IDLE_TIMEOUT, RATE_PER_SECOND, BinaryChatSession
+from examples.chat.binary import IDLE_TIMEOUT, BinaryChatSession
 from examples.chat.browser import BrowserChatSession, browser_wire
 from examples.chat.directory import ChatStatistics, Directory
 from examples.chat.limits import (
@@ -22,6 +22,7 @@ from examples.chat.limits import (
     ChatLimits,
 )
 from examples.chat.pages import Pages
+from examples.chat.rate import RATE_PER_SECOND
 from protocols import chat
 
 if TYPE_CHECKING:

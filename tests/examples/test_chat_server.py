@@ -14,8 +14,9 @@ from _support import WAIT, read_until_closed, reset, track
 import actornet
 import actornet.testing
 from examples.chat import binary
-from examples.chat.binary import RATE_BURST, BinaryChatSession
+from examples.chat.binary import BinaryChatSession
 from examples.chat.directory import Directory
+from examples.chat.rate import RATE_BURST
 from protocols import chat
 
 if TYPE_CHECKING:
