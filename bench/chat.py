@@ -43,8 +43,11 @@ CLIENTS = 100
 SENDERS = 10
 TEXT_BYTES = 64
 ACTORNET = ["examples.chat", "serve"]
-# The browser door on a free port: only the binary door is measured here.
-SERVER_OPTIONS = ["--stats-interval", "0", "--log-level", "WARNING", "--http-port", "0"]
+# The browser and IRC doors on free ports: only the binary door is measured here.
+SERVER_OPTIONS = [
+    *("--stats-interval", "0", "--log-level", "WARNING"),
+    *("--http-port", "0", "--irc-port", "0"),
+]
 RATE_LIMIT_FLAG = "--rate-limit"
 TARGET_RATIO = 1.5
 

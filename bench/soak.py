@@ -302,7 +302,7 @@ def start_server() -> tuple[subprocess.Popen[str], int]:
     """Start the chat server on a free port; return it and the port."""
     argv = [
         sys.executable, "-m", "examples.chat", "serve", "--port", "0", "--http-port", "0",
-        "--stats-interval", "1", "--log-level", "INFO", "--rate-limit", "0",
+        "--irc-port", "0", "--stats-interval", "1", "--log-level", "INFO", "--rate-limit", "0",
         "--idle-timeout", "2",
     ]
     if (os.cpu_count() or 1) > 1 and Path("/usr/bin/taskset").exists():

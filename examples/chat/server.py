@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import actornet
+import protocols.irc
 from examples._cli import add_max_connections, raise_file_limit, server_limits
-from examples.chat import metrics
+from examples.chat import irc, metrics
 from examples.chat.binary import IDLE_TIMEOUT, BinaryChatSession
 from examples.chat.browser import BrowserChatSession, browser_wire
 from examples.chat.directory import ChatStatistics, Directory
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 7070
 #: The browser door's port: the page, /chat (WebSocket) and /metrics.
 DEFAULT_HTTP_PORT = 8080
+#: The IRC door's port: IRC's usual one.
+DEFAULT_IRC_PORT = 6667
 #: Seconds between statistics log lines.
 DEFAULT_STATS_INTERVAL = 60.0
 
@@ -48,6 +51,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_HTTP_PORT,
         help=f"browser door's port (the page, /chat, /metrics; default {DEFAULT_HTTP_PORT}); "
         "0 picks a free one",
+    )
+    parser.add_argument(
+        "--irc-port",
+        type=int,
+        default=DEFAULT_IRC_PORT,
+        help=f"IRC door's port (default {DEFAULT_IRC_PORT}); 0 picks a free one",
+    )
+    parser.add_argument(
+        "--server-name",
+        default=irc.SERVER_NAME,
+        metavar="NAME",
+        help=f"the prefix of the IRC door's own messages (default {irc.SERVER_NAME})",
     )
     parser.add_argument(
         "--allowed-origin",
@@ -177,7 +192,7 @@ def main(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    doors: dict[str, actornet.Server[chat.ChatMessage]] = {}
+    doors: dict[str, actornet.Server[Any]] = {}
     figures = ChatStatistics()
     bounds = limits_from(args)
     directory = Directory.start(
@@ -215,11 +230,23 @@ def _serve(args: argparse.Namespace) -> None:
                         session_kwargs={"limits": bounds},
                     )
                 )
-            doors.update(binary=binary, browser=browser)
+            with _door("IRC", args.host, args.irc_port, "--irc-port"):
+                irc_door = stack.enter_context(
+                    actornet.serve_tcp(
+                        irc.IrcChatSession,
+                        protocols.irc.WIRE,
+                        host=args.host,
+                        port=args.irc_port,
+                        limits=limits,
+                        session_args=(directory, args.rate_limit),
+                        session_kwargs={"limits": bounds, "server_name": args.server_name},
+                    )
+                )
+            doors.update(binary=binary, browser=browser, irc=irc_door)
             # The binary door's port comes last, where scripts have read it from.
             line = (
                 f"chat server listening: browser on http://{_url_host(args.host)}:{browser.port}/, "
-                f"binary on {args.host}:{binary.port}"
+                f"IRC on {args.host}:{irc_door.port}, binary on {args.host}:{binary.port}"
             )
             binary.serve_forever(on_ready=lambda: print(line, flush=True))
     finally:

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 _LISTENING = re.compile(
     r"^chat server listening: browser on http://127\.0\.0\.1:(\d+)/, "
-    r"binary on 127\.0\.0\.1:(\d+)$"
+    r"IRC on 127\.0\.0\.1:(\d+), binary on 127\.0\.0\.1:(\d+)$"
 )
 
 
@@ -44,6 +44,8 @@ class ChatServer:
                 "--port",
                 str(port),
                 "--http-port",
+                "0",
+                "--irc-port",
                 "0",
                 "--log-level",
                 "WARNING",
@@ -62,8 +64,10 @@ class ChatServer:
         assert match is not None, line
         #: The browser door's port (the page, /chat, /metrics).
         self.http_port = int(match.group(1))
+        #: The IRC door's port.
+        self.irc_port = int(match.group(2))
         #: The binary door's port.
-        self.port = int(match.group(2))
+        self.port = int(match.group(3))
 
     def stop(self) -> None:
         if self.process.poll() is None:
