@@ -50,3 +50,23 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     rule = "  ".join("-" * width for width in widths)
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def ratio(ours: float, theirs: float) -> float:
+    """Return ours / theirs, or NaN when either is missing (zero or NaN)."""
+    return ours / theirs if ours > 0 and theirs > 0 else math.nan
+
+
+def number(value: float, digits: int = 0) -> str:
+    """Format a figure with thousands separators, "-" for NaN."""
+    return "-" if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def times(value: float) -> str:
+    """Format a ratio as "1.23x", "-" for NaN."""
+    return "-" if math.isnan(value) else f"{value:.2f}x"
+
+
+def verdict(met: bool) -> str:
+    """Say whether a target was met."""
+    return "met" if met else "MISSED"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import queue
 import shutil
@@ -40,6 +41,41 @@ def build_loadgen() -> Path:
             raise SystemExit("bench needs a C compiler (cc) to build bench/loadgen.c")
         subprocess.run([compiler, "-O2", "-o", str(binary), str(source)], check=True)
     return binary
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Which core the servers run on and which the load generator runs on."""
+
+    server: int
+    loadgen: int
+
+    @property
+    def label(self) -> str:
+        return f"server on core {self.server}, load generator on core {self.loadgen}"
+
+
+def pinnings_for(server_cores: Sequence[int], benchmark: str) -> list[Pinning]:
+    """Pair each server core with another core for the load generator; exit if it cannot."""
+    allowed = sorted(os.sched_getaffinity(0))
+    pairs = []
+    for core in server_cores:
+        others = [other for other in allowed if other != core]
+        if not others:
+            raise SystemExit(f"no core other than {core} for the load generator")
+        pairs.append(Pinning(core, others[0]))
+    problem = pinning_problem(sorted({c for p in pairs for c in (p.server, p.loadgen)}))
+    if problem:
+        raise SystemExit(f"{benchmark} pins every process and cannot: {problem}")
+    return pairs
+
+
+def parse_cores(text: str) -> list[int]:
+    """Parse "0,1" into core numbers, for an argparse `type=`."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of cores: {text!r}") from None
 
 
 def pinning_problem(cores: Sequence[int]) -> str | None:

@@ -60,21 +60,22 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bench._common import format_table
+from bench._common import format_table, number, ratio, times, verdict
 from bench._servers import (
+    Pinning,
     build_loadgen,
     cpu_seconds,
     first_line,
     free_port,
+    parse_cores,
     parse_pairs,
-    pinning_problem,
+    pinnings_for,
     run_loadgen_measured,
     running_server,
     start_loadgen,
@@ -139,17 +140,6 @@ LOADS = (
          "round trips/s", throughput=False),
 )
 
-
-@dataclass(frozen=True)
-class Pinning:
-    """Which core the servers run on and which the load generator runs on."""
-
-    server: int
-    loadgen: int
-
-    @property
-    def label(self) -> str:
-        return f"server on core {self.server}, load generator on core {self.loadgen}"
 
 
 @dataclass(frozen=True)
@@ -219,12 +209,9 @@ class Results:
         return self.cells.setdefault((load.key, server), Cell())
 
     def ratio(self, load: Load, server: str) -> float:
-        return _ratio(self.cell(load, server).median("rate"),
+        return ratio(self.cell(load, server).median("rate"),
                       self.cell(load, BASELINE).median("rate"))
 
-
-def _ratio(ours: float, theirs: float) -> float:
-    return ours / theirs if ours > 0 and theirs > 0 else math.nan
 
 
 def _measure(load: Load, server: str, pinning: Pinning, seconds: float) -> Sample:
@@ -287,12 +274,6 @@ def _run_pinning(pinning: Pinning, repeat: int, seconds: float, idle: int) -> Re
     return results
 
 
-def _number(value: float, digits: int = 0) -> str:
-    return "-" if math.isnan(value) else f"{value:,.{digits}f}"
-
-
-def _times(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.2f}x"
 
 
 def _load_table(results: Results) -> tuple[str, list[str]]:
@@ -308,12 +289,12 @@ def _load_table(results: Results) -> tuple[str, list[str]]:
             busy = cell.median("loadgen_cpu_pct")
             rows.append([
                 f"  {server}",
-                _number(cell.median("rate")),
-                _times(results.ratio(load, server)),
-                _number(cell.median("p50"), 1),
-                _number(cell.median("p99"), 1),
-                _number(cell.median("max"), 1),
-                _number(cell.median("cpu_us_per_op"), 1),
+                number(cell.median("rate")),
+                times(results.ratio(load, server)),
+                number(cell.median("p50"), 1),
+                number(cell.median("p99"), 1),
+                number(cell.median("max"), 1),
+                number(cell.median("cpu_us_per_op"), 1),
                 f"{busy:.0f}%",
                 f"{cell.errors:.0f}",
             ])
@@ -339,8 +320,8 @@ def _idle_table(results: Results, connections: int) -> str:
     rows = [
         [
             f"  {server}",
-            _number(cell.kib, 2),
-            _times(_ratio(baseline, cell.kib)),
+            number(cell.kib, 2),
+            times(ratio(baseline, cell.kib)),
             f"{cell.fewest_answered:,} of {connections:,}",
             f"{cell.errors:.0f}",
         ]
@@ -348,9 +329,6 @@ def _idle_table(results: Results, connections: int) -> str:
     ]
     return format_table(header, rows)
 
-
-def _verdict(met: bool) -> str:
-    return "met" if met else "MISSED"
 
 
 def _targets_table(all_results: Sequence[Results], connections: int) -> str:
@@ -366,41 +344,22 @@ def _targets_table(all_results: Sequence[Results], connections: int) -> str:
     ]
     for results in all_results:
         ratio = results.ratio(pipelined, ACTORNET)
-        rows[0].append(f"{_times(ratio)} {_verdict(ratio >= 2.0)}")
+        rows[0].append(f"{times(ratio)} {verdict(ratio >= 2.0)}")
         ratio = results.ratio(wide, ACTORNET)
         ours = results.cell(wide, ACTORNET).median("p99")
         theirs = results.cell(wide, BASELINE).median("p99")
         met = ratio >= 1.5 and ours <= theirs
-        rows[1].append(f"{_times(ratio)}, p99 {ours / 1000:,.1f} vs {theirs / 1000:,.1f} ms "
-                       f"{_verdict(met)}")
+        rows[1].append(f"{times(ratio)}, p99 {ours / 1000:,.1f} vs {theirs / 1000:,.1f} ms "
+                       f"{verdict(met)}")
         ratio = results.ratio(relay, ACTORNET)
-        rows[2].append(f"{_times(ratio)} {_verdict(ratio >= 2.5)}")
+        rows[2].append(f"{times(ratio)} {verdict(ratio >= 2.5)}")
         idle = results.idle[ACTORNET]
         met = idle.kib <= IDLE_TARGET_KIB and idle.fewest_answered == connections
-        rows[3].append(f"{_number(idle.kib, 2)} KiB, {idle.fewest_answered:,} answered "
-                       f"{_verdict(met)}")
+        rows[3].append(f"{number(idle.kib, 2)} KiB, {idle.fewest_answered:,} answered "
+                       f"{verdict(met)}")
     return format_table(header, rows)
 
 
-def _pinnings(server_cores: Sequence[int]) -> list[Pinning]:
-    allowed = sorted(os.sched_getaffinity(0))
-    pinnings = []
-    for core in server_cores:
-        others = [other for other in allowed if other != core]
-        if not others:
-            raise SystemExit(f"no core other than {core} for the load generator")
-        pinnings.append(Pinning(core, others[0]))
-    problem = pinning_problem(sorted({c for p in pinnings for c in (p.server, p.loadgen)}))
-    if problem:
-        raise SystemExit(f"bench.echo pins every process and cannot: {problem}")
-    return pinnings
-
-
-def _cores(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of cores: {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -409,12 +368,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell (median)")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each run")
     parser.add_argument("--idle", type=int, default=15_000, help="idle connections to hold")
-    parser.add_argument("--server-cores", type=_cores, default=[0, 1],
+    parser.add_argument("--server-cores", type=parse_cores, default=[0, 1],
                         help="cores the servers take turns on, one table each (default 0,1)")
     parser.add_argument("--quick", action="store_true",
                         help="1 repeat, 2 s, 2,000 idle, only the first server core")
     args = parser.parse_args(argv)
-    pinnings = _pinnings(args.server_cores)
+    pinnings = pinnings_for(args.server_cores, "bench.echo")
     if args.quick:
         args.repeat, args.seconds, args.idle = 1, 2.0, 2000
         pinnings = pinnings[:1]

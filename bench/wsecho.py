@@ -79,7 +79,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -87,13 +86,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bench._common import format_table
+from bench._common import format_table, number, ratio, times, verdict
 from bench._servers import (
     ROOT,
+    Pinning,
     build_loadgen,
     cpu_seconds,
     free_port,
-    pinning_problem,
+    parse_cores,
+    pinnings_for,
     run_loadgen_measured,
     running_server,
 )
@@ -155,17 +156,6 @@ ISSUE_RATIOS = {
 }
 
 
-@dataclass(frozen=True)
-class Pinning:
-    """Which core the servers run on and which the load generator runs on."""
-
-    server: int
-    loadgen: int
-
-    @property
-    def label(self) -> str:
-        return f"server on core {self.server}, load generator on core {self.loadgen}"
-
 
 @dataclass(frozen=True)
 class Sample:
@@ -209,7 +199,7 @@ class Results:
     def ratio(self, load: Load, server: str) -> float:
         if BASELINE not in self.servers or server not in self.servers:
             return math.nan
-        return _ratio(self.cell(load, server).median("rate"),
+        return ratio(self.cell(load, server).median("rate"),
                       self.cell(load, BASELINE).median("rate"))
 
 
@@ -225,9 +215,6 @@ class Options:
 class ServerDidNotStartError(RuntimeError):
     """A server process exited or stayed silent instead of printing its `listening` line."""
 
-
-def _ratio(ours: float, theirs: float) -> float:
-    return ours / theirs if ours > 0 and theirs > 0 else math.nan
 
 
 def _help(module_argv: Sequence[str]) -> tuple[bool, str]:
@@ -319,12 +306,6 @@ def _run_pinning(pinning: Pinning, argvs: dict[str, list[str]], runs: int,
     return results
 
 
-def _number(value: float, digits: int = 0) -> str:
-    return "-" if math.isnan(value) else f"{value:,.{digits}f}"
-
-
-def _times(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.2f}x"
 
 
 def _load_table(results: Results) -> tuple[str, list[str]]:
@@ -341,13 +322,13 @@ def _load_table(results: Results) -> tuple[str, list[str]]:
             busy = cell.median("loadgen_cpu_pct")
             rows.append([
                 f"  {LABELS[server]}",
-                _number(cell.median("rate")),
-                _times(results.ratio(load, server)),
-                _number(cell.median("p50"), 1),
-                _number(cell.median("p99"), 1),
-                _number(cell.median("max"), 1),
-                _number(cell.median("cpu_us_per_op"), 1),
-                _number(cell.median("upgrade_ms"), 1),
+                number(cell.median("rate")),
+                times(results.ratio(load, server)),
+                number(cell.median("p50"), 1),
+                number(cell.median("p99"), 1),
+                number(cell.median("max"), 1),
+                number(cell.median("cpu_us_per_op"), 1),
+                number(cell.median("upgrade_ms"), 1),
                 "-" if math.isnan(busy) else f"{busy:.0f}%",
                 f"{cell.failed} of {runs}" if runs else "not run",
             ])
@@ -383,9 +364,6 @@ def _load_table(results: Results) -> tuple[str, list[str]]:
     return format_table(header, rows), notes
 
 
-def _verdict(met: bool) -> str:
-    return "met" if met else "MISSED"
-
 
 def _ratios_table(all_results: Sequence[Results]) -> str:
     """aiohttp's and picows's ratios as the issue measured them and as this run did."""
@@ -393,8 +371,8 @@ def _ratios_table(all_results: Sequence[Results]) -> str:
               *(f"core {r.pinning.server} / loadgen {r.pinning.loadgen}" for r in all_results)]
     loads = {load.key: load for load in LOADS}
     rows = [
-        [f"{LABELS[server]}, {loads[key].title}", _times(figure),
-         *(_times(r.ratio(loads[key], server)) for r in all_results)]
+        [f"{LABELS[server]}, {loads[key].title}", times(figure),
+         *(times(r.ratio(loads[key], server)) for r in all_results)]
         for (server, key), figure in ISSUE_RATIOS.items()
     ]
     return format_table(header, rows)
@@ -414,31 +392,12 @@ def _targets_table(all_results: Sequence[Results]) -> str:
                 row.append("not measured")
                 continue
             met = ours >= TARGET_RATIO and not cell.failed and (math.isnan(theirs) or ours > theirs)
-            versus = f" (aiohttp {_times(theirs) if not math.isnan(theirs) else 'not measured'})"
-            row.append(f"{_times(ours)}{versus} {_verdict(met)}")
+            versus = f" (aiohttp {times(theirs) if not math.isnan(theirs) else 'not measured'})"
+            row.append(f"{times(ours)}{versus} {verdict(met)}")
         rows.append(row)
     return format_table(header, rows)
 
 
-def _pinnings(server_cores: Sequence[int]) -> list[Pinning]:
-    allowed = sorted(os.sched_getaffinity(0))
-    pinnings = []
-    for core in server_cores:
-        others = [other for other in allowed if other != core]
-        if not others:
-            raise SystemExit(f"no core other than {core} for the load generator")
-        pinnings.append(Pinning(core, others[0]))
-    problem = pinning_problem(sorted({c for p in pinnings for c in (p.server, p.loadgen)}))
-    if problem:
-        raise SystemExit(f"bench.wsecho pins every process and cannot: {problem}")
-    return pinnings
-
-
-def _cores(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of cores: {text!r}") from None
 
 
 def _servers(text: str) -> list[str]:
@@ -457,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help=f"comma-separated, from {','.join(SERVERS)} (default: all)")
     parser.add_argument("--runs", "--repeat", type=int, default=3, help="runs per cell (median)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each run")
-    parser.add_argument("--server-cores", type=_cores, default=[0, 1],
+    parser.add_argument("--server-cores", type=parse_cores, default=[0, 1],
                         help="cores the servers take turns on, one table each (default 0,1)")
     parser.add_argument("--path", default="/", help="request path of the upgrade (default /)")
     parser.add_argument("--subprotocol", default="",
@@ -469,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--runs must be 1..100 and --seconds in (0, 600]")
     if not args.path.startswith("/"):
         parser.error("--path must start with /")
-    pinnings = _pinnings(args.server_cores)
+    pinnings = pinnings_for(args.server_cores, "bench.wsecho")
     if args.quick:
         args.runs, args.seconds = 1, 2.0
         pinnings = pinnings[:1]
