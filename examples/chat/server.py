@@ -27,7 +27,7 @@ from examples.chat.rate import RATE_PER_SECOND
 from protocols import chat
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
 #: The chat's documented port.
 DEFAULT_PORT = 7070
@@ -206,43 +206,42 @@ def _serve(args: argparse.Namespace) -> None:
     pages = Pages(metrics=(chat_metrics.page, metrics.CONTENT_TYPE))
     try:
         with contextlib.ExitStack() as stack:
-            with _door("binary", args.host, args.port, "--port"):
-                binary = stack.enter_context(
-                    actornet.serve_tcp(
-                        BinaryChatSession,
-                        chat.WIRE,
-                        host=args.host,
-                        port=args.port,
-                        limits=limits,
-                        session_args=(directory, args.rate_limit),
-                        session_kwargs={"limits": bounds},
-                    )
-                )
-            with _door("browser", args.host, args.http_port, "--http-port"):
-                browser = stack.enter_context(
-                    actornet.serve_tcp(
-                        BrowserChatSession,
-                        browser_wire(http_handler=pages, allowed_origins=args.allowed_origin),
-                        host=args.host,
-                        port=args.http_port,
-                        limits=limits,
-                        session_args=(directory, args.rate_limit),
-                        session_kwargs={"limits": bounds},
-                    )
-                )
-            with _door("IRC", args.host, args.irc_port, "--irc-port"):
-                irc_door = stack.enter_context(
-                    actornet.serve_tcp(
-                        irc.IrcChatSession,
-                        protocols.irc.WIRE,
-                        host=args.host,
-                        port=args.irc_port,
-                        limits=limits,
-                        session_args=(directory, args.rate_limit),
-                        session_kwargs={"limits": bounds, "server_name": args.server_name},
-                    )
-                )
-            doors.update(binary=binary, browser=browser, irc=irc_door)
+            # Every door serves the same chat: the same directory, rate and bounds.
+            common = {
+                "host": args.host,
+                "limits": limits,
+                "session_args": (directory, args.rate_limit),
+            }
+            binary = doors["binary"] = _open_door(
+                stack,
+                BinaryChatSession,
+                chat.WIRE,
+                name="binary",
+                option="--port",
+                port=args.port,
+                session_kwargs={"limits": bounds},
+                **common,
+            )
+            browser = doors["browser"] = _open_door(
+                stack,
+                BrowserChatSession,
+                browser_wire(http_handler=pages, allowed_origins=args.allowed_origin),
+                name="browser",
+                option="--http-port",
+                port=args.http_port,
+                session_kwargs={"limits": bounds},
+                **common,
+            )
+            irc_door = doors["irc"] = _open_door(
+                stack,
+                irc.IrcChatSession,
+                protocols.irc.WIRE,
+                name="IRC",
+                option="--irc-port",
+                port=args.irc_port,
+                session_kwargs={"limits": bounds, "server_name": args.server_name},
+                **common,
+            )
             # The binary door's port comes last, where scripts have read it from.
             line = (
                 f"chat server listening: browser on http://{_url_host(args.host)}:{browser.port}/, "
@@ -253,16 +252,25 @@ def _serve(args: argparse.Namespace) -> None:
         directory.stop()
 
 
-@contextlib.contextmanager
-def _door(name: str, host: str, port: int, option: str) -> Iterator[None]:
-    """Turn a failure to listen into one line that says which door and what to change."""
+def _open_door(  # noqa: PLR0913 - the door's name and option, then serve_tcp()'s arguments
+    stack: contextlib.ExitStack,
+    session_class: type[actornet.Session[Any]],
+    wire: protocols.WireProtocol[Any],
+    *,
+    name: str,
+    option: str,
+    port: int,
+    **serve: Any,
+) -> actornet.Server[Any]:
+    """Serve one door until `stack` closes; a failure to listen names the door and the option."""
     try:
-        yield
+        server = actornet.serve_tcp(session_class, wire, port=port, **serve)
     except OSError as exc:
         raise SystemExit(
-            f"cannot open the {name} door on {host}:{port}: {exc.strerror or exc}; "
+            f"cannot open the {name} door on {serve['host']}:{port}: {exc.strerror or exc}; "
             f"pick another port with {option} (0 picks a free one)"
         ) from exc
+    return stack.enter_context(server)
 
 
 def _url_host(host: str) -> str:
