@@ -216,6 +216,8 @@ class Background:
 
     one_round: Callable[[int], list[float]]
     name: str
+    #: Seconds between two rounds (a rate-limited door needs more than `PACE`).
+    pace: float = PACE
     rounds: int = 0
     latencies: list[float] = field(default_factory=list)
     error: BaseException | None = None
@@ -234,7 +236,7 @@ class Background:
                     return
                 self.latencies.extend(self.one_round(n))
                 self.rounds += 1
-                self._stop.wait(PACE)
+                self._stop.wait(self.pace)
         except BaseException as exc:  # handed to the test by stop()
             self.error = exc
 
