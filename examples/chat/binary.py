@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import actornet
 from examples.chat import commands, rules
 from examples.chat.events import (
+    IsAway,
     Member,
     MemberJoined,
     MemberLeft,
@@ -29,6 +30,7 @@ from examples.chat.events import (
     RoomSummary,
     ServerNotice,
     TopicIs,
+    UserInfo,
     Welcomed,
 )
 from examples.chat.rate import RATE_PER_SECOND
@@ -86,6 +88,9 @@ _TRANSLATIONS: dict[type[Any], Callable[[Any], chat.ServerMessage]] = {
     RoomListDone: lambda e: chat.RoomListEnd(count=e.count),
     Refused: lambda e: chat.Error(code=_ERROR_CODES[e.refusal], subject=e.subject, detail=e.detail),
     ServerNotice: lambda e: chat.Notice(text=e.text),
+    # No binary message asks about a user; a whisper to an IRC user who is away says so.
+    UserInfo: lambda e: chat.Notice(text=f"{e.nick}: {' '.join(e.rooms)}" if e.found else ""),
+    IsAway: lambda e: chat.Notice(text=rules.clip(f"{e.nick} is away: {e.message}", 1000)),
 }
 
 # Client messages that are chat commands as they are (Hello, Quit and keepalives are not).
