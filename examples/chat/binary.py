@@ -34,7 +34,7 @@ from examples.chat.events import (
     Welcomed,
 )
 from examples.chat.rate import RATE_PER_SECOND
-from examples.chat.user import ChatUser
+from examples.chat.user import SERVER_NAME, ChatUser
 from protocols import FrameTooLarge, chat
 
 if TYPE_CHECKING:
@@ -139,11 +139,13 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         rate_per_second: float = RATE_PER_SECOND,
         *,
         limits: ChatLimits | None = None,
+        server_name: str = SERVER_NAME,
     ) -> None:
         super().__init__()
         self.directory_ref = directory_ref
         self.rate_per_second = rate_per_second
         self.limits = limits
+        self.server_name = server_name
         #: The user, from `on_connect` on.
         self.user: ChatUser | None = None
         # The fatal error sent before closing, if any: it names the Quitted reason.
@@ -168,6 +170,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
             close=self.close,
             rate_per_second=self.rate_per_second,
             limits=self.limits,
+            server_name=self.server_name,
         )
         self.heartbeat = self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick())
 

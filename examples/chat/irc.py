@@ -112,6 +112,7 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
             close=self.close,
             rate_per_second=self.rate_per_second,
             limits=self.limits,
+            server_name=self.server_name,
         )
         self.timers = [
             self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick()),

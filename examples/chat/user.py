@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("examples.chat")
 
-#: Name the server gives in `Welcomed`.
+#: Name the server gives in `Welcomed`, by default.
 SERVER_NAME = "actornet-chat"
 #: Commands held while the first nick is claimed, and per room while joining it.
 MAX_HELD_WHILE_JOINING = 20
@@ -111,8 +111,11 @@ class ChatUser:
         close: Callable[[], None],
         rate_per_second: float = RATE_PER_SECOND,
         limits: ChatLimits | None = None,
+        server_name: str = SERVER_NAME,
     ) -> None:
         self.member = member
+        #: The `server` of `Welcomed`.
+        self.server_name = server_name
         self.directory_ref = directory_ref
         #: Where the directory and the rooms send their answers.
         self.session_ref = session_ref
@@ -246,7 +249,7 @@ class ChatUser:
         old, self.nick = self.nick, granted.nick
         self.state = self._next(NickGranted)
         if old is None:
-            self.member.deliver(Welcomed(granted.nick, SERVER_NAME))
+            self.member.deliver(Welcomed(granted.nick, self.server_name))
             logger.info(
                 "%s registered from %s", granted.nick, actornet.format_peer(self.member.peer)
             )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from unittest.mock import ANY
 
+from _processes import ChatServer
 from _support import WAIT, track
 
 import actornet
@@ -526,3 +527,23 @@ def test_the_server_pings_and_a_connection_that_never_registers_is_closed(
         assert stranger.client.sock.recv(1) == b""
         # Registered connections outlive the deadline; they only hear more PINGs.
         assert {m.command for m in mark(ann)} <= {"PING"}
+
+
+def test_server_name_is_the_irc_prefix_and_the_server_of_welcome_on_every_door() -> None:
+    server = ChatServer(0, "--server-name", "chat.test")
+    try:
+        ann = IrcClient(server.irc_port)
+        ann.send("NICK ann")
+        ann.send("USER ann 0 * :Ann")
+        welcome = ann.until("422")
+        assert {m.source for m in welcome} == {"chat.test"}
+        bob = actornet.testing.BlockingClient("127.0.0.1", server.port, chat.WIRE, timeout=WAIT)
+        track(bob.sock)
+        bob.send(chat.Hello(version=chat.PROTOCOL_VERSION, nick="bob"))
+        assert bob.receive() == chat.Welcome(
+            version=chat.PROTOCOL_VERSION, nick="bob", server="chat.test"
+        )
+        ann.send("PRIVMSG bob :hi")
+        assert bob.receive() == chat.Whispered(sender="ann", to="bob", text="hi", time_ms=ANY)
+    finally:
+        server.stop()
