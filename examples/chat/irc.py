@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import actornet
 from examples.chat import commands, rules
 from examples.chat.events import Member
-from examples.chat.irc_lines import WHO, WHOIS, OwnLines, shared_lines
+from examples.chat.irc_lines import WHO, WHOIS, OwnLines, from_irc_text, shared_lines
 from examples.chat.limits import ChatLimits
 from examples.chat.rate import RATE_PER_SECOND
 from examples.chat.user import ChatUser, UserState
@@ -214,11 +214,14 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         if len(params) < 2 or not params[1]:
             self.send_numeric(_N.ERR_NOTEXTTOSEND, "No text to send")
             return
+        text = from_irc_text(params[1])
+        if text is None:
+            return  # a CTCP request other than ACTION: nobody here answers those
         for target in params[0].split(",")[: self.limits.max_rooms_per_user]:
             if not target.startswith("#"):
-                user.handle(commands.Whisper(target, params[1], notice))
+                user.handle(commands.Whisper(target, text, notice))
             elif (key := rules.key(target)) in user.rooms or key in user.joining:
-                user.handle(commands.Say(target, params[1], notice))
+                user.handle(commands.Say(target, text, notice))
             elif not notice:
                 self.send_numeric(_N.ERR_CANNOTSENDTOCHAN, target, "Join the channel first")
 

@@ -11,6 +11,7 @@ user's `OwnLines`.
 from __future__ import annotations
 
 import functools
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,31 @@ _REFUSALS: dict[Refusal, Numeric] = {
     Refusal.SERVER_FULL: _N.ERR_TOOMANYCHANNELS,
     Refusal.ROOM_FULL: _N.ERR_CHANNELISFULL,
 }  # RATE_LIMITED goes out as a NOTICE: IRC has no numeric for it.
+
+
+#: The chat's spelling of an action (IRC's CTCP ACTION, `/me`): text that starts with it.
+ACTION_PREFIX = "/me "
+_CTCP_ACTION = "\x01ACTION "
+# mIRC formatting: bold, colour (with its numbers), hex colour, reset, monospace, reverse,
+# italics, strike-through, underline.
+_FORMATTING = re.compile(
+    r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
+    r"|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
+
+
+def from_irc_text(text: str) -> str | None:
+    """Return an IRC message's text as the chat's: formatting removed, an ACTION as "/me ...".
+
+    Returns None for any other CTCP request (VERSION, PING, DCC...), which the
+    chat does not carry.
+    """
+    if text.startswith("\x01"):
+        body = text[1:].removesuffix("\x01")
+        if not body.upper().startswith("ACTION"):
+            return None
+        text = ACTION_PREFIX + body[len("ACTION") :].lstrip(" ")
+    return _FORMATTING.sub("", text)
 
 
 def server_time(time_ms: int) -> str:
@@ -124,11 +150,18 @@ class SharedLines:
     def relay(  # noqa: PLR0913 - a line's parts
         self, nick: str, command: str, target: str, text: str, *, time_ms: int, prefix: str = ""
     ) -> list[Message]:
-        """Return `text` (after `prefix`) from `nick` to `target`, cut into lines that fit."""
+        """Return `text` (after `prefix`) from `nick` to `target`, cut into lines that fit.
+
+        An action (text starting with `ACTION_PREFIX`) goes out as a CTCP ACTION.
+        """
         source, tags = self.source(nick), self.tags(time_ms)
-        budget = irc.trailing_budget(command, (target,), source=source) - len(prefix.encode())
+        start, end = prefix, ""
+        if text.startswith(ACTION_PREFIX):
+            start, end, text = _CTCP_ACTION + prefix, "\x01", text[len(ACTION_PREFIX) :]
+        budget = irc.trailing_budget(command, (target,), source=source)
+        budget -= len(start.encode()) + len(end)
         return [
-            Message(command=command, params=(target, prefix + piece), source=source, tags=tags)
+            Message(command=command, params=(target, start + piece + end), source=source, tags=tags)
             for piece in irc.fit_trailing(text, budget)
         ]
 

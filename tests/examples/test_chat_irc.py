@@ -547,3 +547,26 @@ def test_server_name_is_the_irc_prefix_and_the_server_of_welcome_on_every_door()
         assert bob.receive() == chat.Whispered(sender="ann", to="bob", text="hi", time_ms=ANY)
     finally:
         server.stop()
+
+
+def test_an_action_crosses_doors_as_slash_me_and_formatting_and_other_ctcp_are_dropped() -> None:
+    with chat_doors() as doors:
+        ann, cid = register_irc(doors, "ann"), register_irc(doors, "cid")
+        bob = register_binary(doors, "bob")
+        join_irc(ann, "#lobby")
+        join_irc(cid, "#lobby")
+        bob.send(chat.Join(room="#lobby"))
+        receive_until(bob, chat.NamesEnd(room="#lobby", count=3))
+        ann.send("PRIVMSG #lobby :\x01ACTION waves\x01")
+        assert cid.until("PRIVMSG")[-1].params == ("#lobby", "\x01ACTION waves\x01")
+        said = receive_until(bob, chat.Said(room="#lobby", nick="ann", text=ANY, time_ms=ANY))
+        assert said[-1].text == "/me waves"
+        bob.send(chat.Say(room="#lobby", text="/me waves back"))
+        assert ann.until("PRIVMSG")[-1].params == ("#lobby", "\x01ACTION waves back\x01")
+        assert cid.until("PRIVMSG")[-1].params == ("#lobby", "\x01ACTION waves back\x01")
+        ann.send("PRIVMSG #lobby :\x02bold\x02 and \x0304,12colour\x03")
+        assert cid.until("PRIVMSG")[-1].params == ("#lobby", "bold and colour")
+        ann.send("PRIVMSG cid :\x01VERSION\x01")
+        ann.send("PRIVMSG #lobby :\x07bell")  # a control character that is not formatting
+        assert [m.command for m in mark(ann)] == ["412"]
+        assert mark(cid) == []
