@@ -41,6 +41,9 @@ HEARTBEAT_INTERVAL = 30.0
 REGISTRATION_TIMEOUT = 60.0
 #: The capabilities offered in `CAP LS`; `multi-prefix` changes nothing: nobody has a prefix.
 CAPABILITIES = ("echo-message", "message-tags", "multi-prefix", "server-time")
+#: The most targets of one PRIVMSG or NOTICE, and of one WHOIS (`TARGMAX` in 005).
+MAX_MESSAGE_TARGETS = 4
+MAX_WHOIS_TARGETS = 10
 
 _N = Numeric
 
@@ -206,6 +209,17 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
 
     # -- commands of a registered user --------------------------------------
 
+    def _targets(self, user: ChatUser, listed: str, most: int) -> list[str]:
+        """Return the first `most` targets of a comma list, as far as the rate limit admits.
+
+        Each target after the first is a command of its own to the rate limit.
+        """
+        targets = listed.split(",")[:most]
+        for count in range(1, len(targets)):
+            if not user.admit():
+                return targets[:count]
+        return targets
+
     def _privmsg(self, user: ChatUser, params: tuple[str, ...], *, notice: bool = False) -> None:
         command = "NOTICE" if notice else "PRIVMSG"
         if not params:
@@ -217,7 +231,7 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         text = from_irc_text(params[1])
         if text is None:
             return  # a CTCP request other than ACTION: nobody here answers those
-        for target in params[0].split(",")[: self.limits.max_rooms_per_user]:
+        for target in self._targets(user, params[0], MAX_MESSAGE_TARGETS):
             if not target.startswith("#"):
                 user.handle(commands.Whisper(target, text, notice))
             elif (key := rules.key(target)) in user.rooms or key in user.joining:
@@ -229,12 +243,12 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         if params[0] == "0":
             user.handle(commands.LeaveAll(""))
             return
-        for room in params[0].split(",")[: self.limits.max_rooms_per_user + 1]:
+        for room in self._targets(user, params[0], self.limits.max_rooms_per_user):
             user.handle(commands.Join(room))
 
     def _part(self, user: ChatUser, params: tuple[str, ...]) -> None:
         reason = params[1] if len(params) > 1 else ""
-        for room in params[0].split(",")[: self.limits.max_rooms_per_user]:
+        for room in self._targets(user, params[0], self.limits.max_rooms_per_user):
             user.handle(commands.Leave(room, reason))
 
     def _topic(self, user: ChatUser, params: tuple[str, ...]) -> None:
@@ -247,7 +261,7 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         if not params:
             self.send_numeric(_N.RPL_ENDOFNAMES, "*", "End of /NAMES list")
             return
-        for room in params[0].split(",")[: self.limits.max_rooms_per_user]:
+        for room in self._targets(user, params[0], self.limits.max_rooms_per_user):
             user.handle(commands.ListNames(room))
 
     def _list(self, user: ChatUser, _: tuple[str, ...]) -> None:
@@ -268,7 +282,7 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         if not nicks:
             self.send_numeric(_N.ERR_NONICKNAMEGIVEN, "No nickname given")
             return
-        for nick in nicks.split(",")[:10]:
+        for nick in self._targets(user, nicks, MAX_WHOIS_TARGETS):
             user.handle(commands.Lookup(nick, tag=WHOIS))
 
     def _away(self, user: ChatUser, params: tuple[str, ...]) -> None:

@@ -233,6 +233,7 @@ class OwnLines:
     def welcome(self) -> list[Message]:
         """Return the lines that end registration: 001 to 005 and 422."""
         server, limits = self.server_name, self.limits
+        rooms = limits.max_rooms_per_user
         supported = (
             "AWAYLEN=400",
             f"CHANLIMIT=#:{limits.max_rooms_per_user}",
@@ -243,6 +244,7 @@ class OwnLines:
             f"NETWORK={server}",
             f"NICKLEN={rules.MAX_NICK_LENGTH}",
             "PREFIX=",
+            f"TARGMAX=JOIN:{rooms},NAMES:{rooms},NOTICE:4,PART:{rooms},PRIVMSG:4,WHOIS:10",
             f"TOPICLEN={rules.MAX_TOPIC_BYTES}",
         )
         return [

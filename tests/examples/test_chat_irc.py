@@ -37,7 +37,9 @@ class Doors:
 
 
 @contextmanager
-def chat_doors(session_kwargs: dict[str, Any] | None = None) -> Iterator[Doors]:
+def chat_doors(
+    session_kwargs: dict[str, Any] | None = None, rate: float = 0
+) -> Iterator[Doors]:
     directory = Directory.start()
     limits = actornet.Limits(idle_timeout=None)
     binary = actornet.serve_tcp(
@@ -47,7 +49,7 @@ def chat_doors(session_kwargs: dict[str, Any] | None = None) -> Iterator[Doors]:
         IrcChatSession,
         irc.WIRE,
         limits=limits,
-        session_args=(directory, 0),
+        session_args=(directory, rate),
         session_kwargs=session_kwargs,
     )
     try:
@@ -570,3 +572,25 @@ def test_an_action_crosses_doors_as_slash_me_and_formatting_and_other_ctcp_are_d
         ann.send("PRIVMSG #lobby :\x07bell")  # a control character that is not formatting
         assert [m.command for m in mark(ann)] == ["412"]
         assert mark(cid) == []
+
+
+def test_a_target_list_is_cut_to_targmax_and_each_target_spends_the_rate_limit() -> None:
+    # A bucket that does not refill while the test runs: only the burst of 20 counts.
+    with chat_doors(rate=0.001) as doors:
+        ann = register_irc(doors, "ann")  # NICK and USER: 2 of the burst
+        receivers = [register_irc(doors, f"r{i}") for i in range(5)]
+        ann.send("PRIVMSG r0,r1,r2,r3,r4 :hi")  # cut to 4 targets: 4 more
+        for i, receiver in enumerate(receivers[:4]):
+            assert receiver.receive().params == (f"r{i}", "hi")
+        assert mark(receivers[4]) == []
+        # 14 left: a JOIN of 20 rooms joins 14, then the rate limit says stop.
+        ann.send("JOIN " + ",".join(f"#r{i}" for i in range(20)))
+        seen: list[irc.Message] = []
+        while sum(m.command == "366" for m in seen) < 14:
+            seen.append(ann.receive())
+        if not any(m.command == "NOTICE" for m in seen):  # it may come after the rooms' answers
+            seen += ann.until("NOTICE")
+        assert next(m for m in seen if m.command == "NOTICE").params[-1].endswith("slow down")
+        observer = receivers[4]
+        observer.send("NAMES #r14")
+        assert [m.command for m in observer.until("366")] == ["366"]  # nobody: never joined
