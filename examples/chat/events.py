@@ -10,12 +10,15 @@ member that uses it.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import actornet
+
+logger = logging.getLogger("examples.chat")
 
 
 class Refusal(enum.Enum):
@@ -254,7 +257,7 @@ class Member:
 
     def deliver(self, event: ChatEvent) -> None:
         """Render the event for this member's protocol and queue it."""
-        frame = self.render(event)
+        frame = _render(self.render, event)
         if frame:
             self.outbox.send_frame(frame)
 
@@ -271,6 +274,15 @@ def broadcast(event: ChatEvent, members: list[Member], *, speaker: Member | None
         render = member.shared
         frame = rendered.get(render)
         if frame is None:
-            frame = rendered[render] = render(event)
+            frame = rendered[render] = _render(render, event)
         if frame:
             member.outbox.send_frame(frame)
+
+
+def _render(render: Renderer, event: ChatEvent) -> bytes:
+    """Render `event`; a renderer that fails costs only this event (logged), never the caller."""
+    try:
+        return render(event)
+    except Exception:
+        logger.exception("could not render %r with %r; the event is dropped", event, render)
+        return b""

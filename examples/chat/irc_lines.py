@@ -89,6 +89,25 @@ def from_irc_text(text: str) -> str | None:
     return _FORMATTING.sub("", text)
 
 
+#: The most bytes of a parameter that is not the last one (a nick or room as the client sent it).
+MAX_MIDDLE_BYTES = 64
+
+
+def fitted(command: str, params: tuple[str, ...], source: str) -> tuple[str, ...]:
+    """Return `params` made valid for a line from `source`, whatever the client sent.
+
+    Every parameter but the last loses its spaces and leading colons, is cut to
+    `MAX_MIDDLE_BYTES` and is never empty ("*"); the last is cut to what the line has left.
+    """
+    *middles, last = params or ("",)
+    middles = [
+        irc.truncate_trailing(p.replace(" ", "_").lstrip(":"), MAX_MIDDLE_BYTES) or "*"
+        for p in middles
+    ]
+    budget = irc.trailing_budget(command, middles, source=source)
+    return (*middles, irc.truncate_trailing(last, budget))
+
+
 def server_time(time_ms: int) -> str:
     """Return Unix milliseconds as IRCv3 `server-time` writes them (`2026-12-02T04:05:06.789Z`)."""
     seconds, ms = divmod(time_ms, 1000)
@@ -209,26 +228,29 @@ class OwnLines:
         return b"".join(irc.encode(line) for line in lines)
 
     def numeric(self, numeric: Numeric, *params: str) -> Message:
-        """Return a numeric reply to this user."""
+        """Return a numeric reply to this user (parameters `fitted`: they may echo the client)."""
+        code, source = numeric.code, self.server_name
         return Message(
-            command=numeric.code,
-            params=(self.nick(), *params),
-            source=self.server_name,
+            command=code,
+            params=fitted(code, (self.nick(), *params), source),
+            source=source,
             tags=self.shared().tags(),
         )
 
     def notice(self, text: str) -> Message:
         """Return a NOTICE from the server to this user."""
+        source = self.server_name
         return Message(
             command="NOTICE",
-            params=(self.nick(), rules.clip(text, 400)),
-            source=self.server_name,
+            params=fitted("NOTICE", (self.nick(), text), source),
+            source=source,
             tags=self.shared().tags(),
         )
 
     def server_message(self, command: str, *params: str) -> Message:
         """Return `command` from the server, not addressed to the user (PONG, CAP, ERROR)."""
-        return Message(command=command, params=params, source=self.server_name)
+        source = self.server_name
+        return Message(command=command, params=fitted(command, params, source), source=source)
 
     def welcome(self) -> list[Message]:
         """Return the lines that end registration: 001 to 005 and 422."""
@@ -277,7 +299,14 @@ class OwnLines:
         """353 (NAMES) or 352 per member (WHO)."""
         if e.tag == WHO:
             return [self.who_line(e.room, nick, away=nick in e.away) for nick in e.nicks]
-        return [self.numeric(_N.RPL_NAMREPLY, "=", e.room, " ".join(e.nicks))] if e.nicks else []
+        if not e.nicks:
+            return []
+        head = (self.nick(), "=", e.room)
+        budget = irc.trailing_budget(_N.RPL_NAMREPLY.code, head, source=self.server_name)
+        return [
+            self.numeric(_N.RPL_NAMREPLY, "=", e.room, nicks)
+            for nicks in irc.fit_trailing(" ".join(e.nicks), budget)
+        ]
 
     def who_line(self, channel: str, nick: str, *, away: bool) -> Message:
         """One 352: the chat knows no user names or hosts, so the nick and server stand in."""

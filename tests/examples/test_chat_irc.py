@@ -594,3 +594,36 @@ def test_a_target_list_is_cut_to_targmax_and_each_target_spends_the_rate_limit()
         observer = receivers[4]
         observer.send("NAMES #r14")
         assert [m.command for m in observer.until("366")] == ["366"]  # nobody: never joined
+
+
+def test_a_long_names_list_is_cut_into_lines_that_fit() -> None:
+    with chat_doors() as doors:
+        nicks = {f"member{i:02d}-padded"[:16] for i in range(40)}
+        binaries = [register_binary(doors, nick) for nick in sorted(nicks)]
+        for client in binaries:
+            client.send(chat.Join(room="#big"))
+        for client in binaries:
+            receive_until(client, chat.NamesEnd(room="#big", count=ANY))
+        ann = register_irc(doors, "ann")
+        ann.send("NAMES #big")
+        lines = ann.until("366")
+        assert len(lines) > 2
+        assert all(len(irc.encode(m)) <= irc.MAX_MESSAGE_BYTES for m in lines)
+        assert {n for m in lines[:-1] for n in m.params[-1].split()} == nicks
+
+
+def test_replies_that_echo_hostile_parameters_are_cut_to_fit_and_the_connection_stays() -> None:
+    with chat_doors() as doors:
+        ann = register_irc(doors, "ann")
+        ann.send("JOIN :#a b")
+        ann.send("NICK " + "n" * 400)
+        ann.send("WHOIS " + "w" * 450)
+        ann.send("CAP REQ :" + "x" * 490)
+        ann.send("PING :" + "p" * 490)
+        ann.send("FROB" + "B" * 450)
+        replies = [ann.receive() for _ in range(6)]
+        replies += mark(ann)
+        commands = sorted(m.command for m in replies)
+        assert commands == sorted(["403", "432", "401", "318", "CAP", "PONG", "421"])
+        assert all(len(irc.encode(m)) <= irc.MAX_MESSAGE_BYTES for m in replies)
+        assert next(m for m in replies if m.command == "403").params[1] == "#a_b"
