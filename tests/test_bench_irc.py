@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -108,3 +110,60 @@ def test_quick_run_prints_the_tables_and_skips_a_missing_ngircd(
     assert float(relay[2].replace(",", "")) > 0  # deliveries/s
     assert relay[-4] == "0"  # errors (then "0 of 1" failed)
     assert idle[2] == "60"  # clients
+
+
+def _fake_server(listener: socket.socket, clients: int, lines: list[bytes],
+                 pongs: list[bytes], done: threading.Event) -> None:
+    """Register and join each client, then send it `lines`; collect what it answers.
+
+    The connections stay open until `done`.
+    """
+    connections = []
+    for _ in range(clients):
+        conn, _ = listener.accept()
+        conn.settimeout(10)
+        connections.append(conn)
+        reader = conn.makefile("rb")
+        reader.readline()  # NICK
+        reader.readline()  # USER
+        conn.sendall(b":fake 001 them :hi\r\n")
+        reader.readline()  # JOIN
+        conn.sendall(b":fake 366 them #bench :End of /NAMES list.\r\n")
+        conn.sendall(b"".join(lines))
+        pongs.append(reader.readline())
+        reader.close()
+    done.wait(30)
+    for conn in connections:
+        conn.close()
+
+
+@pytest.mark.timeout(60)
+def test_irc_mode_counts_bad_lines_and_answers_ping() -> None:
+    bad = [
+        b"PING :token-1\r\n",
+        b":b0!b0@fake PRIVMSG #bench :not one of ours\r\n",
+        b":b0!b0@fake PRIVMSG #bench :1 2 " + b"x" * 60 + b"\r\n",  # never sent, wrong fill
+        b":b9!b9@fake PRIVMSG #bench :" + b"a" * 64 + b"\r\n",  # not a sender
+        b":fake 404 them #bench :Cannot send to channel\r\n",
+        b"bare LF\n",
+    ]
+    pongs: list[bytes] = []
+    done = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        thread = threading.Thread(target=_fake_server, args=(listener, 2, bad, pongs, done))
+        thread.start()
+        result = subprocess.run(
+            [str(build_loadgen()), "irc", "127.0.0.1", str(port), "2", "1", "64", "0.5"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )
+        done.set()
+        thread.join(10)
+    assert result.returncode == 0, result.stderr
+    counts = parse_pairs(result.stdout)
+    assert counts["joined"] == 2
+    assert counts["pings"] == 2
+    assert pongs == [b"PONG :token-1\r\n"] * 2
+    assert counts["count"] == 0
+    # Client 0 is the sender: it gets its own nick's lines too, and every bad line counts.
+    assert counts["errors"] == 2 * 5, result.stderr
