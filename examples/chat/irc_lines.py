@@ -137,7 +137,29 @@ class SharedLines:
 
     def __call__(self, event: ChatEvent) -> bytes:
         """Encode a broadcast as IRC lines (b"" for events that are never broadcast)."""
+        if type(event) is MessageSaid:
+            line = self.said_line(event)
+            if line is not None:
+                return line
         return b"".join(irc.encode(line) for line in self.lines(event))
+
+    def said_line(self, e: MessageSaid) -> bytes | None:
+        """A room line that fits in one IRC line, built directly; None for any other case.
+
+        The chat's rules have checked the room name and the text (no CR, LF or NUL),
+        so only the length is left to check; `lines()` builds the same bytes.
+        """
+        text = e.text
+        if text.startswith(ACTION_PREFIX):
+            return None
+        command = "NOTICE" if e.notice else "PRIVMSG"
+        nick = e.nick
+        line = f":{nick}!{nick}@{self.server_name} {command} {e.room} :{text}\r\n".encode()
+        if len(line) > irc.MAX_MESSAGE_BYTES:
+            return None
+        if self.server_time:
+            return b"@time=" + server_time(e.time_ms).encode() + b" " + line
+        return line
 
     def lines(self, event: ChatEvent) -> list[Message]:
         """Return a broadcast's lines ([] for events that are never broadcast)."""
