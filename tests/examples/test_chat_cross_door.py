@@ -157,18 +157,18 @@ def test_nicks_are_one_namespace_across_the_doors(server: ChatServer) -> None:
         with IrcUser(server.irc_port, "BinNick") as second:
             second.send("NICK BinNick")
             second.send("USER second 0 * :second")
-            assert second.receive() == irc.Message(
+            assert second.until("433")[-1] == irc.Message(
                 command="433",
                 params=("*", "BinNick", "BinNick is taken; pick another"),
                 source=SERVER,
             )
             second.send("NICK webnick")
-            assert second.receive().params[:2] == ("*", "webnick")
+            assert second.until("433")[-1].params[:2] == ("*", "webnick")
             second.send("NICK second")
             assert second.until("001")[-1].params[0] == "second"
         # ... and on renaming, the old nick kept.
         ircy.send("NICK binnick")
-        assert ircy.receive() == irc.Message(
+        assert ircy.until("433")[-1] == irc.Message(
             command="433", params=("ircnick", "binnick", "binnick is taken; pick another"),
             source=SERVER,
         )  # fmt: skip
@@ -183,7 +183,7 @@ def test_nicks_are_one_namespace_across_the_doors(server: ChatServer) -> None:
 
         # A nick given up at one door can be taken at another.
         ircy.send("NICK ircnew")
-        assert ircy.receive() == irc.Message(
+        assert ircy.until("NICK")[-1] == irc.Message(
             command="NICK", params=("ircnew",), source=ircy.source("ircnick")
         )
         binny.send(chat.SetNick(nick="ircnick"))
