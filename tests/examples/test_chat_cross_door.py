@@ -194,23 +194,32 @@ def test_a_topic_set_at_one_door_shows_at_the_others(server: ChatServer) -> None
     room = "#topics"
     with _in_room(server, room) as (ircy, binny, webby):
 
-        def topic_332(text: str) -> irc.Message:
-            return irc.Message(command="332", params=("ircy", room, text), source=SERVER)
+        def topic_line(setter: str, text: str) -> irc.Message:
+            """The line an IRC member gets when `setter` (of any door) sets the topic."""
+            return irc.Message(command="TOPIC", params=(room, text), source=ircy.source(setter))
 
         ircy.send(f"TOPIC {room} :set on irc")
         for user in (binny, webby):
             user.until(chat.Topic(room=room, topic="set on irc", set_by="ircy"))
-        ircy.until(topic_332("set on irc"))
+        ircy.until(topic_line("ircy", "set on irc"))
 
         binny.send(chat.SetTopic(room=room, topic="set on the binary door"))
-        ircy.until(topic_332("set on the binary door"))
+        ircy.until(topic_line("binny", "set on the binary door"))
         for user in (binny, webby):
             user.until(chat.Topic(room=room, topic="set on the binary door", set_by="binny"))
 
         webby.send(chat.SetTopic(room=room, topic="set on the web ✓"))
-        ircy.until(topic_332("set on the web ✓"))
+        ircy.until(topic_line("webby", "set on the web ✓"))
         for user in (binny, webby):
             user.until(chat.Topic(room=room, topic="set on the web ✓", set_by="webby"))
+
+        # Asked on IRC: 332, then 333 naming who set it (at another door).
+        ircy.send(f"TOPIC {room}")
+        topic = ircy.until("332")[-1]
+        assert topic == irc.Message(
+            command="332", params=("ircy", room, "set on the web ✓"), source=SERVER
+        )
+        assert ircy.receive().params[:3] == ("ircy", room, "webby")
 
         # Someone joining at any door is shown the topic.
         with (
@@ -220,22 +229,19 @@ def test_a_topic_set_at_one_door_shows_at_the_others(server: ChatServer) -> None
             late_irc.register()
             late_irc.send(f"JOIN {room}")
             joined = late_irc.until("366")
-            assert (
-                irc.Message(
-                    command="332", params=("latecomer", room, "set on the web ✓"), source=SERVER
-                )
-                in joined
-            )
+            assert [m.command for m in joined] == ["JOIN", "332", "333", "353", "366"]
+            assert joined[1].params == ("latecomer", room, "set on the web ✓")
+            assert joined[2].params[:3] == ("latecomer", room, "webby")
             late_binary.hello()
             late_binary.send(chat.Join(room=room))
             assert chat.Topic(room=room, topic="set on the web ✓", set_by="webby") in (
                 late_binary.until(lambda m: isinstance(m, chat.NamesEnd))
             )
 
-        # Cleared on IRC: the others see an empty topic, IRC itself 331.
+        # Cleared on IRC: everyone sees an empty topic.
         ircy.send(f"TOPIC {room} :")
         for user in (binny, webby):
             user.until(chat.Topic(room=room, topic="", set_by="ircy"))
-        ircy.until(
-            irc.Message(command="331", params=("ircy", room, "No topic is set"), source=SERVER)
-        )
+        ircy.until(topic_line("ircy", ""))
+        ircy.send(f"TOPIC {room}")
+        assert ircy.until("331")[-1].params == ("ircy", room, "No topic is set")

@@ -207,12 +207,12 @@ def test_two_library_clients_see_each_others_joins_names_lines_topic_and_list(
         ["hello bob, from the irc library"]
     ]
 
-    # A topic change reaches every member, the setter too, as a 332 (the door's choice).
+    # A topic change reaches every member, the setter too, as TOPIC from the setter.
     ann.topic("#library", "quiet, please")
     for member in (ann, bob):
-        topic = network.expect(member, "currenttopic")
-        assert topic.arguments == ["#library", "quiet, please"]
-        assert topic.source == SERVER
+        topic = network.expect(member, "topic")
+        assert (topic.source, topic.target) == (mask("libann"), "#library")
+        assert topic.arguments == ["quiet, please"]
 
     ann.list()
     rooms = network.expect(ann, "list", lambda e: e.arguments[0] == "#library")
@@ -229,7 +229,7 @@ def test_library_clients_see_each_others_nick_part_and_quit(network: Network) ->
     network.expect(ann, "join", lambda e: e.source.nick == "libbob")
     network.expect(bob, "endofnames")
     ann.topic("#library", "quiet, please")
-    network.expect(bob, "currenttopic")
+    network.expect(bob, "topic")
 
     bob.nick("libbobby")
     renamed = network.expect(ann, "nick")
@@ -246,13 +246,18 @@ def test_library_clients_see_each_others_nick_part_and_quit(network: Network) ->
         ["off to read"],
     )
     network.expect(bob, "part")
+    mark = network.mark(bob)
     bob.join("#library")
     network.expect(ann, "join", lambda e: e.source.nick == "libbobby")
     network.expect(bob, "endofnames")
-    # The topic is shown on joining, as 332.
-    assert ("currenttopic", ["#library", "quiet, please"]) in [
-        (e.type, e.arguments) for e in network.record(bob).events[-4:]
-    ]
+    # The topic is shown on joining, as 332 then 333 (who set it, when), before the names.
+    shown = network.record(bob).events[mark:]
+    assert [e.type for e in shown] == [
+        "join", "currenttopic", "topicinfo", "namreply", "endofnames"
+    ]  # fmt: skip
+    assert shown[1].arguments == ["#library", "quiet, please"]
+    assert shown[2].arguments[:2] == ["#library", "libann"]
+    assert int(shown[2].arguments[2]) == pytest.approx(time.time(), abs=60)
 
     bob.quit("good night")
     quitted = network.expect(ann, "quit")
@@ -302,16 +307,6 @@ def test_refusals_are_the_numerics_the_library_names(network: Network) -> None:
     assert ann.is_connected()
 
 
-# -- what the door does not do yet: strict xfails, so a fix shows up as XPASS -----------
-
-
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="door bug: PART takes a single channel; 'PART #one,#two :both' is answered "
-    "'403 libann #one,#two :a room name uses ASCII letters, digits and ._- after '#'' "
-    '(RFC 2812 3.2.2: PART <channel> *( "," <channel> ) [ <Part Message> ])',
-)
 def test_part_takes_a_list_of_channels(network: Network) -> None:
     ann = network.register("libann")
     ann.join("#one,#two")
@@ -327,22 +322,19 @@ def test_part_takes_a_list_of_channels(network: Network) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="door bug: TOPIC with a channel only (a query) is answered "
-    "'461 libann TOPIC :Not enough parameters' instead of 332 or 331 (RFC 2812 3.2.4)",
-)
 def test_topic_with_a_channel_only_asks_for_the_topic(network: Network) -> None:
     ann = network.register("libann")
     ann.join("#asking")
     network.expect(ann, "endofnames")
+    ann.topic("#asking")
+    network.expect(ann, "notopic", lambda e: e.arguments[0] == "#asking")
     ann.topic("#asking", "what it is")
-    network.expect(ann, "currenttopic")
+    network.expect(ann, "topic")
     mark = network.mark(ann)
     ann.topic("#asking")
     network.sync(ann, "asked")
     events = network.record(ann).events[mark:]
-    assert [(e.type, e.arguments) for e in events if e.type != "pong"] == [
-        ("currenttopic", ["#asking", "what it is"])
+    assert [(e.type, e.arguments[:2]) for e in events if e.type != "pong"] == [
+        ("currenttopic", ["#asking", "what it is"]),
+        ("topicinfo", ["#asking", "libann"]),
     ]

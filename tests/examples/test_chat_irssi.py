@@ -181,7 +181,8 @@ def test_irssi_chats_with_a_terminal_client_and_a_websocket_user(
         logged = irssi.logged()
         assert "Welcome to the chat, irssiann" in logged
         assert "Your host is actornet-chat" in logged
-        assert "CHANTYPES=# NICKLEN=16" in logged
+        assert "CHANTYPES=#" in logged
+        assert "NICKLEN=16" in logged
 
         irssi.type("/join #lobby")
         term.expect("joined #lobby irssiann")
