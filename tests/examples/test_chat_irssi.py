@@ -6,7 +6,8 @@ scripts, a log of every window in the temporary directory. The test types into i
 `tmux send-keys` and reads its screen with `tmux capture-pane`. The server is
 `python -m examples.chat serve` as a subprocess; the other users are the terminal client in
 script mode (binary door) and a `websockets` client (browser door). Every wait polls against a
-deadline. Without irssi or tmux the test is skipped, except in CI (`CI=true`), where that fails.
+deadline. Without irssi or tmux the tests are skipped, except in CI (`CI=true`), where that
+fails. A second test shows, as a strict xfail, how irssi prints the door's repeated NICK lines.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 import pytest
-from _chat_users import WebUser
+from _chat_users import BinaryUser, WebUser
 from _processes import ChatServer, ScriptClient
 from _support import WAIT
 
@@ -149,6 +150,14 @@ class Irssi:
     def wait_screen(self, text: str) -> None:
         self.wait(lambda: text in self.screen(), repr(text))
 
+    def wait_logged(self, *texts: str) -> None:
+        self.wait(lambda: all(text in self.logged() for text in texts), repr(texts))
+
+    def connect(self, port: int) -> None:
+        """Connect to the IRC door; wait until irssi has printed the end of registration."""
+        self.type(f"/connect 127.0.0.1 {port}")
+        self.wait_logged("MOTD File is missing")  # 422: registration ends there
+
 
 @pytest.fixture
 def server() -> Iterator[ChatServer]:
@@ -175,14 +184,17 @@ def test_irssi_chats_with_a_terminal_client_and_a_websocket_user(
         web.until(chat.NamesEnd(room="#lobby", count=2))
         term.expect("joined #lobby webuser")
 
-        irssi.type(f"/connect 127.0.0.1 {server.irc_port}")
-        # Registered: irssi printed the 001 welcome (and the rest, up to the 422).
-        irssi.wait(lambda: "MOTD File is missing" in irssi.logged(), "end of registration")
+        irssi.connect(server.irc_port)
         logged = irssi.logged()
         assert "Welcome to the chat, irssiann" in logged
         assert "Your host is actornet-chat" in logged
         assert "CHANTYPES=#" in logged
         assert "NICKLEN=16" in logged
+        # irssi asked for the capabilities it knows of those offered, and got them.
+        assert "Capabilities supported: echo-message message-tags multi-prefix server-time" in (
+            logged
+        )
+        assert "Capabilities acknowledged: multi-prefix server-time" in logged
 
         irssi.type("/join #lobby")
         term.expect("joined #lobby irssiann")
@@ -212,3 +224,42 @@ def test_irssi_chats_with_a_terminal_client_and_a_websocket_user(
         web.until(chat.Quitted(room="#lobby", nick="irssiann", reason="leaving now"))
         irssi.wait(lambda: not irssi.running(), "irssi's exit after /quit")
         assert "#lobby: < termuser> hi irssi, from the terminal" in irssi.logged()
+
+
+@pytest.mark.xfail(
+    raises=AssertionError,
+    strict=True,
+    reason="door bug: a rename reaches an IRC user once per room the two share "
+    "(':renamer!renamer@actornet-chat NICK renamed' twice for two rooms), and irssi prints "
+    "each copy in every channel window the nick is in: four lines instead of two",
+)
+def test_irssi_shows_a_rename_once_in_each_channel_window(
+    server: ChatServer, tmp_path: Path
+) -> None:
+    irssi_in_tmux = Irssi(tmp_path, "irssiann")  # first: skips (or fails) without the tools
+    with BinaryUser(server.port, "renamer") as renamer, irssi_in_tmux as irssi:
+        irssi.connect(server.irc_port)
+        irssi.type("/join #one,#two")
+        irssi.wait_logged(
+            "irssiann [irssiann@actornet-chat] has joined #one",
+            "irssiann [irssiann@actornet-chat] has joined #two",
+        )
+        renamer.hello()
+        for room in ("#one", "#two"):
+            renamer.send(chat.Join(room=room))
+            renamer.until(chat.NamesEnd(room=room, count=2))
+        irssi.wait_logged(
+            "renamer [renamer@actornet-chat] has joined #one",
+            "renamer [renamer@actornet-chat] has joined #two",
+        )
+
+        renamer.send(chat.SetNick(nick="renamed"))
+        renamer.until(lambda m: isinstance(m, chat.NickChanged))
+        # A line in each room after the rename: once irssi shows both, it has had every line
+        # the rename sent it, through either room.
+        renamer.send(chat.Say(room="#one", text="renamed, in #one"))
+        renamer.send(chat.Say(room="#two", text="renamed, in #two"))
+        irssi.wait_logged("#one: < renamed> renamed, in #one", "#two: < renamed> renamed, in #two")
+        renames = [line for line in irssi.logged().splitlines() if "now known as" in line]
+        # One line in each of the two channel windows.
+        assert len(renames) == 2, renames
