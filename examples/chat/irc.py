@@ -14,6 +14,7 @@ as the rooms deliver them.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import actornet
@@ -51,6 +52,23 @@ _N = Numeric
 _UNHEARD = (actornet.DisconnectReason.PEER_CLOSED, actornet.DisconnectReason.CONNECTION_BROKEN)
 
 
+@dataclass(slots=True)
+class _Client:
+    """What the door knows of its client beyond the chat: registration, capabilities, modes."""
+
+    #: The NICK asked for before registration, whether USER came, whether CAP holds it back.
+    wanted_nick: str | None = None
+    got_user: bool = False
+    negotiating: bool = False
+    #: Capabilities the client enabled.
+    caps: frozenset[str] = frozenset()
+    user_modes: str = ""
+    #: Why this side closed the connection, for the ERROR line and the rooms.
+    fatal: str | None = None
+    #: Seconds it may take to register.
+    registration_timeout: float = REGISTRATION_TIMEOUT
+
+
 class _HeartbeatTick:
     """Time to send a PING."""
 
@@ -80,25 +98,15 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         self.rate_per_second = rate_per_second
         self.limits = limits if limits is not None else ChatLimits()
         self.server_name = server_name
-        self.registration_timeout = registration_timeout
         self.user: ChatUser | None = None
-        #: Capabilities the client enabled.
-        self.caps: frozenset[str] = frozenset()
-        self.lines = shared_lines(server_name, server_time=False)
-        self.own = OwnLines(server_name, self.limits, lambda: self.nick, lambda: self.lines)
-        # Registration: the NICK asked for, whether USER came, whether CAP holds it back.
-        self.wanted_nick: str | None = None
-        self.got_user = False
-        self.negotiating = False
-        self.user_modes = ""
+        self.own = OwnLines(server_name, self.limits, shared_lines(server_name, server_time=False))
+        self.client = _Client(registration_timeout=registration_timeout)
         self.timers: list[Timer] = []
-        #: Why this side closed the connection, for the ERROR line and the rooms.
-        self.fatal: str | None = None
 
     @property
     def nick(self) -> str:
         """The nick numerics are addressed to: "*" before registration."""
-        return (self.user.nick if self.user is not None else None) or "*"
+        return self.own.nick
 
     def send_numeric(self, numeric: Numeric, *params: str) -> None:
         """Send a numeric reply to this client."""
@@ -108,8 +116,8 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
 
     def on_connect(self) -> None:
         """Create the user; start the heartbeat and the registration deadline."""
-        self.user = ChatUser(
-            Member(self.conn_outbox, self.own, shared=self.lines, echo=False),
+        self.user = self.own.user = ChatUser(
+            Member(self.conn_outbox, self.own, shared=self.own.shared, echo=False),
             self.directory_ref,
             self.actor_ref,
             close=self.close,
@@ -119,7 +127,7 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         )
         self.timers = [
             self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick()),
-            self.tell_later(self.registration_timeout, _RegistrationDeadline()),
+            self.tell_later(self.client.registration_timeout, _RegistrationDeadline()),
         ]
 
     def on_event(self, event: irc.IrcEvent) -> None:
@@ -160,31 +168,35 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         elif command == "NICK" and user.registered:
             user.handle(commands.ChangeNick(params[0]))
         elif command == "NICK":
-            self.wanted_nick = params[0]
+            self.client.wanted_nick = params[0]
         elif user.registered:
             self.send_numeric(_N.ERR_ALREADYREGISTERED, "You may not reregister")
         else:
-            self.got_user = True
-        ready = self.got_user and self.wanted_nick is not None and not self.negotiating
+            self.client.got_user = True
+        ready = (
+            self.client.got_user
+            and self.client.wanted_nick is not None
+            and not self.client.negotiating
+        )
         if ready and user.state is UserState.CONNECTED:
-            nick, self.wanted_nick = self.wanted_nick or "", None
+            nick, self.client.wanted_nick = self.client.wanted_nick or "", None
             user.handle(commands.Register(nick))
 
     def _cap(self, user: ChatUser, params: tuple[str, ...]) -> None:
         sub = params[0].upper() if params else ""
         if sub == "LS":
-            self.negotiating = not user.registered
+            self.client.negotiating = not user.registered
             self._send_cap("LS", " ".join(CAPABILITIES))
         elif sub == "LIST":
-            self._send_cap("LIST", " ".join(sorted(self.caps)))
+            self._send_cap("LIST", " ".join(sorted(self.client.caps)))
         elif sub == "REQ":
-            self.negotiating = self.negotiating or not user.registered
+            self.client.negotiating = self.client.negotiating or not user.registered
             asked = params[1] if len(params) > 1 else ""
             changes = asked.split()
             if not changes or any(c.removeprefix("-") not in CAPABILITIES for c in changes):
                 self._send_cap("NAK", asked)
                 return
-            caps = set(self.caps)
+            caps = set(self.client.caps)
             for change in changes:
                 if change.startswith("-"):
                     caps.discard(change[1:])
@@ -193,7 +205,7 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
             self._use_caps(frozenset(caps))
             self._send_cap("ACK", asked)
         elif sub == "END":
-            self.negotiating = False
+            self.client.negotiating = False
         else:
             self.send_numeric(_N.ERR_INVALIDCAPCMD, sub or "*", "Invalid CAP command")
 
@@ -202,9 +214,9 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
 
     def _use_caps(self, caps: frozenset[str]) -> None:
         assert self.user is not None
-        self.caps = caps
-        self.lines = shared_lines(self.server_name, server_time="server-time" in caps)
-        self.user.member.shared = self.lines
+        self.client.caps = caps
+        self.own.shared = shared_lines(self.server_name, server_time="server-time" in caps)
+        self.user.member.shared = self.own.shared
         self.user.member.echo = "echo-message" in caps
 
     # -- commands of a registered user --------------------------------------
@@ -300,10 +312,10 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         elif rules.key(target) != rules.key(self.nick):
             self.send_numeric(_N.ERR_USERSDONTMATCH, "Can't change mode for other users")
         elif not change:
-            self.send_numeric(_N.RPL_UMODEIS, "+" + self.user_modes)
+            self.send_numeric(_N.RPL_UMODEIS, "+" + self.client.user_modes)
         elif change.lstrip("+-") and set(change.lstrip("+-")) <= {"i"}:
-            self.user_modes = "i" if change.startswith("+") else ""
-            self.send(self.lines.message(self.nick, "MODE", self.nick, change))
+            self.client.user_modes = "i" if change.startswith("+") else ""
+            self.send(self.own.shared.message(self.nick, "MODE", self.nick, change))
         else:
             self.send_numeric(_N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
 
@@ -323,6 +335,8 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
     def on_receive(self, message: Any) -> None:
         """Pass the directory's and the rooms' answers to the user; run the timers."""
         if self.user is not None and self.user.hear(message):
+            if self.user.registered and len(self.timers) > 1:
+                self.timers.pop().cancel()  # the registration deadline
             return
         if isinstance(message, _HeartbeatTick):
             if self.conn_disconnect_reason is None:
@@ -330,7 +344,7 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
                 self.timers[0] = self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick())
         elif isinstance(message, _RegistrationDeadline):
             if self.user is not None and self.user.state is not UserState.REGISTERED:
-                self.fatal = "registration timed out"
+                self.client.fatal = "registration timed out"
                 self.close()
         else:
             super().on_receive(message)
@@ -342,17 +356,17 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         error = self.conn_disconnect_error
         farewell: Message | None = None
         if isinstance(error, irc.LineTooLong):
-            self.fatal = "line too long"
+            self.client.fatal = "line too long"
             farewell = error.reply(server=self.server_name, nick=self.nick)
-        elif self.fatal is not None:
-            farewell = Message(command="ERROR", params=(f"Closing link: {self.fatal}",))
+        elif self.client.fatal is not None:
+            farewell = Message(command="ERROR", params=(f"Closing link: {self.client.fatal}",))
         elif reason not in _UNHEARD:
             farewell = Message(command="ERROR", params=(f"Closing link: {reason.value}",))
         if farewell is not None:
             with contextlib.suppress(actornet.ClosedConnectionError):
                 self.send(farewell)
         if self.user is not None:
-            self.user.disconnect(reason, fatal=self.fatal)
+            self.user.disconnect(reason, fatal=self.client.fatal)
 
 
 #: Commands of a registered user: name -> (least parameters, handler).

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from examples.chat.events import ChatEvent
     from examples.chat.limits import ChatLimits
+    from examples.chat.user import ChatUser
 
 _N = Numeric
 
@@ -204,27 +205,30 @@ def shared_lines(server_name: str, *, server_time: bool) -> SharedLines:
 class OwnLines:
     """Renders what one IRC user alone is sent: numerics, history, answers.
 
-    `nick` gives the nick numerics are addressed to ("*" before registration);
-    `shared` gives the `SharedLines` of the user's capabilities. Both are read
-    when rendering, in whatever thread delivers the event.
+    Numerics are addressed to `user`'s nick ("*" before registration), and
+    lines carry what `shared` (the `SharedLines` of the user's capabilities)
+    adds. The session sets both; they are read when rendering, in whatever
+    thread delivers the event.
     """
 
-    def __init__(
-        self,
-        server_name: str,
-        limits: ChatLimits,
-        nick: Callable[[], str],
-        shared: Callable[[], SharedLines],
-    ) -> None:
+    __slots__ = ("limits", "server_name", "shared", "user")
+
+    def __init__(self, server_name: str, limits: ChatLimits, shared: SharedLines) -> None:
         self.server_name = server_name
         self.limits = limits
-        self.nick = nick
         self.shared = shared
+        self.user: ChatUser | None = None
+
+    @property
+    def nick(self) -> str:
+        """The nick numerics are addressed to: "*" before registration."""
+        user = self.user
+        return (user.nick if user is not None else None) or "*"
 
     def __call__(self, event: ChatEvent) -> bytes:
         """Encode an event sent to this user alone as its IRC lines."""
         own = _OWN.get(type(event))
-        lines = own(self, event) if own is not None else self.shared().lines(event)
+        lines = own(self, event) if own is not None else self.shared.lines(event)
         return b"".join(irc.encode(line) for line in lines)
 
     def numeric(self, numeric: Numeric, *params: str) -> Message:
@@ -232,9 +236,9 @@ class OwnLines:
         code, source = numeric.code, self.server_name
         return Message(
             command=code,
-            params=fitted(code, (self.nick(), *params), source),
+            params=fitted(code, (self.nick, *params), source),
             source=source,
-            tags=self.shared().tags(),
+            tags=self.shared.tags(),
         )
 
     def notice(self, text: str) -> Message:
@@ -242,9 +246,9 @@ class OwnLines:
         source = self.server_name
         return Message(
             command="NOTICE",
-            params=fitted("NOTICE", (self.nick(), text), source),
+            params=fitted("NOTICE", (self.nick, text), source),
             source=source,
-            tags=self.shared().tags(),
+            tags=self.shared.tags(),
         )
 
     def server_message(self, command: str, *params: str) -> Message:
@@ -270,7 +274,7 @@ class OwnLines:
             f"TOPICLEN={rules.MAX_TOPIC_BYTES}",
         )
         return [
-            self.numeric(_N.RPL_WELCOME, f"Welcome to the chat, {self.nick()}"),
+            self.numeric(_N.RPL_WELCOME, f"Welcome to the chat, {self.nick}"),
             self.numeric(_N.RPL_YOURHOST, f"Your host is {server}"),
             self.numeric(_N.RPL_CREATED, "This server was created by actornet"),
             self.numeric(_N.RPL_MYINFO, server, "actornet", "i", "bn"),
@@ -280,7 +284,7 @@ class OwnLines:
 
     def history(self, e: MessageSaid) -> list[Message]:
         """A line replayed on join: its own time in the `time` tag, or in front of the text."""
-        shared = self.shared()
+        shared = self.shared
         prefix = "" if shared.server_time else f"[{server_time(e.time_ms)[11:19]} UTC] "
         command = "NOTICE" if e.notice else "PRIVMSG"
         return shared.relay(e.nick, command, e.room, e.text, time_ms=e.time_ms, prefix=prefix)
@@ -301,7 +305,7 @@ class OwnLines:
             return [self.who_line(e.room, nick, away=nick in e.away) for nick in e.nicks]
         if not e.nicks:
             return []
-        head = (self.nick(), "=", e.room)
+        head = (self.nick, "=", e.room)
         budget = irc.trailing_budget(_N.RPL_NAMREPLY.code, head, source=self.server_name)
         return [
             self.numeric(_N.RPL_NAMREPLY, "=", e.room, nicks)
@@ -345,7 +349,7 @@ class OwnLines:
 
 _OWN: dict[type[Any], Callable[[OwnLines, Any], list[Message]]] = {
     Welcomed: lambda own, _: own.welcome(),
-    MessageSaid: lambda own, e: own.history(e) if e.replay else own.shared().lines(e),
+    MessageSaid: lambda own, e: own.history(e) if e.replay else own.shared.lines(e),
     TopicIs: OwnLines.topic,
     MembersAre: OwnLines.members,
     MembersDone: lambda own, e: [
