@@ -109,16 +109,15 @@ class Session(Actor, Generic[EventT]):
     Pykka actor.
     """
 
-    conn_peer: Any
-    """The peer's address, as `socket.getpeername()` gave it."""
+    # Attributes that keep their class default for most of a connection's life are set on
+    # the instance only when they change: every attribute a session holds costs memory,
+    # and past about 24 the instance dictionary costs 1.5 KiB more.
+    _conn: Connection | None = None
+    _conn_encoder: Sender[EventT] | None = None
+    _conn_state: _State = _State.NEW
+    _conn_close_code: tuple[int, str] = (_NORMAL, "")
 
-    conn_limits: Limits
-    """The limits this connection runs under."""
-
-    conn_wire: WireProtocol[EventT]
-    """The wire format this connection speaks."""
-
-    conn_handshake: object | None
+    conn_handshake: object | None = None
     """What the protocol's opening handshake established (for WebSocket, a
     `protocols.websocket` handshake record: path, subprotocol, extensions), or
     None for a protocol without one."""
@@ -126,24 +125,38 @@ class Session(Actor, Generic[EventT]):
     conn_outbox: Outbox
     """Handle for other actors to queue encoded frames on this connection."""
 
-    conn_disconnect_reason: DisconnectReason | None
+    conn_disconnect_reason: DisconnectReason | None = None
     """Why the connection ended, once it has; None while it is open."""
 
-    conn_disconnect_error: BaseException | None
+    conn_disconnect_error: BaseException | None = None
     """The error behind `conn_disconnect_reason`, if any: the OSError of a
     broken connection, or the `protocols.RemoteProtocolError` that described
     the peer's bad input (for an error reply in `on_disconnect()`)."""
 
+    @property
+    def conn_peer(self) -> Any:
+        """The peer's address, as `socket.getpeername()` gave it."""
+        return self._connection().peer
+
+    @property
+    def conn_limits(self) -> Limits:
+        """The limits this connection runs under."""
+        return self._connection().limits
+
+    @property
+    def conn_wire(self) -> WireProtocol[EventT]:
+        """The wire format this connection speaks."""
+        wire: WireProtocol[EventT] = self._connection().wire
+        return wire
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            raise AttributeError("the session has no connection before on_connect()")
+        return self._conn
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Create the session; override freely, but call `super().__init__()`."""
         super().__init__(*args, **kwargs)
-        self._conn: Connection | None = None
-        self._conn_encoder: Sender[EventT] | None = None
-        self._conn_state = _State.NEW
-        self._conn_close_code = (_NORMAL, "")
-        self.conn_handshake = None
-        self.conn_disconnect_reason = None
-        self.conn_disconnect_error = None
 
     # -- hooks --------------------------------------------------------------
 
@@ -260,9 +273,6 @@ class Session(Actor, Generic[EventT]):
 
     def _conn_connected(self, connection: Connection, sender: Sender[EventT] | None) -> None:
         self._conn = connection
-        self.conn_peer = connection.peer
-        self.conn_limits = connection.limits
-        self.conn_wire = connection.wire
         self.conn_outbox = Outbox(connection.outgoing, connection.peer)
         if sender is None:
             self._conn_state = _State.HANDSHAKING

@@ -104,10 +104,10 @@ class Writer(Actor):
         notified = type(message) is FlushOutgoing
         if notified or len(outgoing):
             frames = outgoing.take()
-            for frame in frames:
-                self._queue_frame(frame, flush=False)
-            if frames and not self._waiting_writable and type(message) is not Close:
-                self._flush()
+            if frames:
+                self._queue_frames(frames)
+                if not self._waiting_writable and type(message) is not Close:
+                    self._flush()
             if notified:
                 return None
         return super()._handle_receive(message)
@@ -154,6 +154,24 @@ class Writer(Actor):
     def on_failure(self, *_exc_info: object) -> None:
         """Close the socket; the failure itself is logged by the runtime."""
         self._close_socket(reset=True)
+
+    def _queue_frames(self, frames: list[bytes]) -> None:
+        """Queue what `Outgoing` held, all at once when it fits under the limit."""
+        connection = self._connection
+        size = sum(map(len, frames))
+        queued = connection.queued_bytes
+        if (
+            self._closed
+            or self._failed
+            or (queued and queued + size > connection.limits.write_queue_bytes)
+            or (not queued and len(frames) > 1 and size > connection.limits.write_queue_bytes)
+        ):
+            for frame in frames:  # one by one: the limit decides frame by frame
+                self._queue_frame(frame, flush=False)
+            return
+        self._queue += frames
+        connection.sent_frames += len(frames)
+        connection.queued_bytes = queued + size
 
     def _queue_frame(self, data: bytes, *, flush: bool) -> None:
         connection = self._connection

@@ -22,6 +22,19 @@
  *       frames as deliveries, checks each sender's order and answers ServerPing;
  *       prints deliveries per second, delivery latency percentiles, and the
  *       chat's own counts (joined, lost, order_errors, rate_limited, stalls).
+ *   loadgen irc   HOST PORT CLIENTS SENDERS SIZE SECONDS [WINDOW]
+ *       IRC: every client registers (NICK bN, USER) and joins #bench; once all
+ *       are in, SENDERS of them send "PRIVMSG #bench :TEXT" with a SIZE-byte
+ *       TEXT (at least 48: sequence number, send time, fill) as fast as the
+ *       server relays them, at most WINDOW (default 64) each not yet received
+ *       by every other client. Every client parses every line, counts each
+ *       PRIVMSG as a delivery, checks each sender's order and answers PING;
+ *       prints chat mode's fields (without rate_limited) plus pings and
+ *       cpu_pct. See "irc mode" below.
+ *   loadgen irc-idle HOST PORT CLIENTS HOLD_SECONDS
+ *       registers CLIENTS IRC clients, 50 to a channel (#idle0, #idle1, ...),
+ *       prints "joined=N errors=E" once all are in, then holds them for
+ *       HOLD_SECONDS (answering PINGs) so the server's memory can be read.
  *   loadgen idle  HOST PORT CONNS HOLD_SECONDS
  *       opens CONNS connections, then one echo on each; holds them open for
  *       HOLD_SECONDS (so the server's memory can be read) and prints how many
@@ -1157,6 +1170,425 @@ static int run_ws(const char *host, int port, int conns, int inflight, size_t si
     return 0;
 }
 
+/* ---- irc mode: IRC over loopback ------------------------------------------
+ *
+ * Lines end in CRLF (a bare LF is an error). Client i is nick bI and sends
+ * "NICK bI" and "USER bI 0 * :bI" as soon as it connects (at most
+ * IRC_CONNECTING clients register at once; the next connects as one joins);
+ * on 001 it sends "JOIN #bench" (irc-idle: "JOIN #idleK", K = i / 50) and it
+ * is in once it has the channel's 366 (end of NAMES). When every client is in
+ * (or after IRC_SETUP_NS) and IRC_SETTLE_NS more, the clock starts and the
+ * first SENDERS clients send "PRIVMSG #bench :TEXT", TEXT being SIZE bytes:
+ * the sequence number and the send time (CLOCK_MONOTONIC ns) in decimal, each
+ * followed by a space, then a fill letter derived from the sequence number.
+ *
+ * Flow control. A sender does not get its own lines back, so it cannot count
+ * its own echoes as chat mode does. Instead a line is settled once every other
+ * client in the channel has received it: each sender keeps, per window slot,
+ * how many receivers have its line of that sequence number, and its window
+ * (at most WINDOW lines not yet settled, default 64) moves on when the oldest
+ * line's count reaches the number of receivers. So no receiver ever has more
+ * than SENDERS x WINDOW lines queued for it anywhere between the senders and
+ * itself, whatever the server does, and a server cannot look fast by letting
+ * some members fall behind (as it could if one observer client set the pace).
+ * A line that never reaches everyone (lost, or a receiver gone) would stop
+ * its sender: after IRC_STALL_NS without progress the sender counts a stall
+ * (and an error) and gives up on its outstanding lines.
+ *
+ * Every client parses every line: ":nick!user@host PRIVMSG #bench :TEXT" from
+ * a sender must carry a TEXT of ours (length, both numbers, the fill), and
+ * counts as one delivery, timed from the send time inside it; each receiver
+ * checks each sender's sequence numbers increase strictly (skipped ones are
+ * "lost", repeated or earlier ones "order_errors"). PING is answered with
+ * PONG at once; numerics 400-599 (but 422, no MOTD) and ERROR are errors;
+ * every other line is ignored. Sockets have TCP_NODELAY, and TCP_QUICKACK is
+ * set again after every read (ngircd does not set TCP_NODELAY, so a delayed
+ * ACK from the client would hold its next write back).
+ *
+ * Output: rate and latency percentiles of deliveries during SECONDS, count,
+ * errors, joined, lost, order_errors, stalls, pings answered and cpu_pct (this
+ * process's CPU time during SECONDS as a share of them). irc-idle prints
+ * "joined=N errors=E" once all are in, then holds every connection for
+ * HOLD_SECONDS, still answering PINGs, and exits.
+ */
+#define IRC_WINDOW 64
+#define IRC_TEXT_MIN 48
+#define IRC_LAT_SAMPLES 16000000
+#define IRC_SETUP_NS (60ull * 1000000000ull)
+#define IRC_SETTLE_NS (300ull * 1000000ull)
+#define IRC_STALL_NS (2000ull * 1000000ull)
+#define IRC_MAX_LINE 8192
+#define IRC_CONNECTING 100
+#define IRC_IDLE_CHANNEL 50
+#define IRC_CHANNEL "#bench"
+
+typedef struct {
+    conn_t c;
+    char nick[16];
+    size_t nick_len;
+    char channel[24];
+    size_t channel_len;
+    int index;
+    int state;              /* 0: not connected, 1: NICK/USER sent, 2: JOIN sent, 3: in */
+    int dead;
+    uint64_t *seen;         /* per sender: highest sequence number received + 1 */
+    uint64_t acked;         /* sender: its lines below this have reached every receiver */
+    uint32_t *got;          /* sender: per window slot, receivers that have that line */
+    uint64_t last_progress; /* sender: when its window last moved */
+} irc_t;
+
+static irc_t *irc_cs;
+static int irc_ep, irc_senders, irc_window, irc_measuring, irc_receivers, irc_joined,
+    irc_pending, irc_error_reports;
+static size_t irc_size;
+static uint64_t irc_count, irc_lost, irc_order_errors, irc_stalls, irc_pings;
+
+static void irc_error(const char *what, const char *line, size_t n) {
+    errors++;
+    if (irc_error_reports++ < 5)
+        fprintf(stderr, "loadgen irc: %s%s%.*s\n", what, line ? ": " : "",
+                (int)(n > 200 ? 200 : n), line ? line : "");
+}
+
+static void irc_queue(conn_t *c, const char *s, size_t n) {
+    reserve(&c->out, &c->out_cap, c->out_len + n);
+    memcpy(c->out + c->out_len, s, n);
+    c->out_len += n;
+}
+
+static void irc_connect(irc_t *k, const char *host, int port) {
+    k->c.fd = open_conn(host, port);
+    if (k->c.fd < 0) {
+        irc_error("connect failed", NULL, 0);
+        k->dead = 1;
+        return;
+    }
+    char line[96];
+    int n = snprintf(line, sizeof line, "NICK %s\r\nUSER %s 0 * :%s\r\n", k->nick, k->nick,
+                     k->nick);
+    irc_queue(&k->c, line, (size_t)n);
+    k->state = 1;
+    irc_pending++;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = (uint32_t)k->index};
+    epoll_ctl(irc_ep, EPOLL_CTL_ADD, k->c.fd, &ev);
+}
+
+static void irc_drop(irc_t *k) {
+    if (k->dead) return;
+    k->dead = 1;
+    if (k->state == 3 && irc_measuring) irc_receivers--;
+    if (k->state == 1 || k->state == 2) irc_pending--;
+    epoll_ctl(irc_ep, EPOLL_CTL_DEL, k->c.fd, NULL);
+    close(k->c.fd);
+}
+
+static void irc_say(irc_t *k) {
+    conn_t *c = &k->c;
+    static const char head[] = "PRIVMSG " IRC_CHANNEL " :";
+    size_t len = sizeof head - 1 + irc_size + 2;
+    reserve(&c->out, &c->out_cap, c->out_len + len + 1);
+    char *p = (char *)c->out + c->out_len;
+    uint64_t seq = c->next_seq++;
+    memcpy(p, head, sizeof head - 1);
+    p += sizeof head - 1;
+    int n = snprintf(p, IRC_TEXT_MIN, "%llu %llu ", (unsigned long long)seq,
+                     (unsigned long long)now_ns());
+    memset(p + n, 'a' + (int)(seq % 26), irc_size - (size_t)n);
+    memcpy(p + irc_size, "\r\n", 2);
+    c->out_len += len;
+    k->got[seq % (uint64_t)irc_window] = 0;
+}
+
+static void irc_refill(irc_t *k) {
+    if (k->dead || k->state != 3) return;
+    while (k->c.next_seq - k->acked < (uint64_t)irc_window) irc_say(k);
+}
+
+/* Settle the sender's oldest lines that every receiver now has. */
+static void irc_advance(irc_t *k) {
+    uint64_t w = (uint64_t)irc_window;
+    int moved = 0;
+    while (k->acked < k->c.next_seq && k->got[k->acked % w] >= (uint32_t)irc_receivers) {
+        k->acked++;
+        moved = 1;
+    }
+    if (moved) k->last_progress = now_ns();
+}
+
+/* Parse a decimal number ended by a space; returns the bytes used, 0 if none. */
+static size_t irc_decimal(const char *s, size_t n, uint64_t *out) {
+    uint64_t v = 0;
+    size_t i = 0;
+    while (i < n && i < 20 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (uint64_t)(s[i++] - '0');
+    if (i == 0 || i >= n || s[i] != ' ') return 0;
+    *out = v;
+    return i + 1;
+}
+
+/* One PRIVMSG: returns 0 if it is not one of ours. */
+static int irc_privmsg(irc_t *k, const char *nick, size_t nick_len, const char *rest,
+                       size_t rest_n) {
+    static const char head[] = IRC_CHANNEL " :";
+    if (rest_n != sizeof head - 1 + irc_size || memcmp(rest, head, sizeof head - 1) != 0)
+        return 0;
+    const char *text = rest + sizeof head - 1;
+    uint64_t sender = 0, seq, sent_at;
+    if (nick_len < 2 || nick_len > 6 || nick[0] != 'b') return 0;
+    for (size_t i = 1; i < nick_len; i++) {
+        if (nick[i] < '0' || nick[i] > '9') return 0;
+        sender = sender * 10 + (uint64_t)(nick[i] - '0');
+    }
+    if (sender >= (uint64_t)irc_senders) return 0;
+    irc_t *from = &irc_cs[sender];
+    if (from == k || nick_len != from->nick_len || memcmp(nick, from->nick, nick_len) != 0)
+        return 0;
+    size_t a = irc_decimal(text, irc_size, &seq);
+    size_t b = a ? irc_decimal(text + a, irc_size - a, &sent_at) : 0;
+    if (!b) return 0;
+    for (size_t i = a + b; i < irc_size; i++)
+        if (text[i] != (char)('a' + (int)(seq % 26))) return 0;
+    if (seq >= from->c.next_seq) return 0; /* never sent */
+    uint64_t last = k->seen[sender];
+    if (seq < last) {
+        irc_order_errors++;
+        irc_error("a sender's line arrived out of order or twice", NULL, 0);
+    } else {
+        irc_lost += seq - last; /* sequence numbers skipped: dropped by the server */
+        k->seen[sender] = seq + 1;
+        if (seq >= from->acked) {
+            from->got[seq % (uint64_t)irc_window]++;
+            irc_advance(from);
+        }
+    }
+    if (irc_measuring) {
+        irc_count++;
+        if (lat_n < IRC_LAT_SAMPLES) lat[lat_n++] = now_ns() - sent_at;
+    }
+    return 1;
+}
+
+/* Handle one line (CRLF removed). */
+static void irc_line(irc_t *k, const char *p, size_t n) {
+    const char *line = p, *end = p + n, *src = NULL;
+    size_t src_n = 0;
+    if (n && p[0] == ':') {
+        const char *sp = memchr(p, ' ', n);
+        if (!sp) { irc_error("a line with nothing after its prefix", line, n); return; }
+        src = p + 1;
+        src_n = (size_t)(sp - src);
+        for (p = sp; p < end && *p == ' '; p++) {}
+    }
+    const char *sp = memchr(p, ' ', (size_t)(end - p));
+    size_t cmd_n = (size_t)((sp ? sp : end) - p);
+    const char *rest = sp ? sp + 1 : end;
+    size_t rest_n = (size_t)(end - rest);
+    if (cmd_n == 7 && memcmp(p, "PRIVMSG", 7) == 0) {
+        const char *bang = src ? memchr(src, '!', src_n) : NULL;
+        size_t nick_len = bang ? (size_t)(bang - src) : src_n;
+        if (!src || !irc_privmsg(k, src, nick_len, rest, rest_n))
+            irc_error("a PRIVMSG that is not one of ours", line, n);
+    } else if (cmd_n == 4 && memcmp(p, "PING", 4) == 0) {
+        irc_queue(&k->c, "PONG ", 5);
+        irc_queue(&k->c, rest, rest_n);
+        irc_queue(&k->c, "\r\n", 2);
+        irc_pings++;
+    } else if (cmd_n == 3 && p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' &&
+               p[2] >= '0' && p[2] <= '9') {
+        int code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+        if (code == 1 && k->state == 1) {
+            char join[48];
+            int m = snprintf(join, sizeof join, "JOIN %s\r\n", k->channel);
+            irc_queue(&k->c, join, (size_t)m);
+            k->state = 2;
+        } else if (code == 366 && k->state == 2) {
+            /* "366 NICK CHANNEL :End of NAMES": the channel is the second parameter. */
+            const char *ch = memchr(rest, ' ', rest_n);
+            if (ch && (size_t)(end - ch - 1) > k->channel_len &&
+                strncasecmp(ch + 1, k->channel, k->channel_len) == 0 &&
+                ch[1 + k->channel_len] == ' ') {
+                k->state = 3;
+                irc_joined++;
+                irc_pending--;
+            }
+        } else if (code >= 400 && code < 600 && code != 422) {
+            irc_error("the server refused", line, n);
+        }
+    } else if (cmd_n == 5 && memcmp(p, "ERROR", 5) == 0) {
+        irc_error("the server sent ERROR", line, n);
+    }
+}
+
+/* Read everything available on one client and handle every whole line. */
+static void irc_read(irc_t *k) {
+    conn_t *c = &k->c;
+    for (;;) {
+        reserve(&c->in, &c->in_cap, c->in_len + 65536);
+        ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EINTR) break;
+            irc_error("recv failed", NULL, 0);
+            irc_drop(k);
+            return;
+        }
+        if (r == 0) {
+            irc_error("the server closed a connection", NULL, 0);
+            irc_drop(k);
+            return;
+        }
+        c->in_len += (size_t)r;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    size_t off = 0;
+    while (off < c->in_len) {
+        const char *p = (const char *)c->in + off;
+        const char *nl = memchr(p, '\n', c->in_len - off);
+        if (!nl) break;
+        size_t n = (size_t)(nl - p);
+        if (n == 0 || p[n - 1] != '\r') {
+            irc_error("a line not ended by CRLF", p, n);
+        } else {
+            irc_line(k, p, n - 1);
+        }
+        off += n + 1;
+    }
+    if (c->in_len - off > IRC_MAX_LINE) {
+        irc_error("a line over 8192 bytes", NULL, 0);
+        irc_drop(k);
+        return;
+    }
+    if (off) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+}
+
+static void irc_flush(irc_t *k) {
+    if (!k->dead && k->c.out_len && flush_out(&k->c) < 0) {
+        irc_error("send failed", NULL, 0);
+        irc_drop(k);
+    }
+}
+
+/* idle: SECONDS is how long to hold the connections once all are in. */
+static int run_irc(const char *host, int port, int conns, int senders, size_t size,
+                   double seconds, int window, int idle) {
+    if (size < IRC_TEXT_MIN) size = IRC_TEXT_MIN;
+    if (size > 400) size = 400; /* a line within RFC 1459's 512 bytes */
+    if (conns < 1) conns = 1;
+    if (conns > 99999) conns = 99999;
+    if (senders > conns) senders = conns;
+    if (senders < 0 || idle) senders = 0;
+    if (window < 1) window = IRC_WINDOW;
+    irc_size = size;
+    irc_senders = senders;
+    irc_window = window;
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    lat = malloc(sizeof(uint64_t) * IRC_LAT_SAMPLES);
+    irc_ep = epoll_create1(0);
+    irc_cs = calloc((size_t)conns, sizeof(irc_t));
+    if (!lat || !irc_cs || irc_ep < 0) { perror("setup"); return 2; }
+    for (int i = 0; i < conns; i++) {
+        irc_t *k = &irc_cs[i];
+        k->index = i;
+        k->c.fd = -1;
+        k->nick_len = (size_t)snprintf(k->nick, sizeof k->nick, "b%d", i);
+        k->channel_len = idle ? (size_t)snprintf(k->channel, sizeof k->channel, "#idle%d",
+                                                 i / IRC_IDLE_CHANNEL)
+                              : (size_t)snprintf(k->channel, sizeof k->channel, IRC_CHANNEL);
+        k->seen = calloc((size_t)(senders ? senders : 1), sizeof(uint64_t));
+        if (i < senders) k->got = calloc((size_t)window, sizeof(uint32_t));
+    }
+
+    struct epoll_event events[MAX_EVENTS];
+    int opened = 0;
+    uint64_t t0 = now_ns();
+    uint64_t settle_until = 0, started = 0, deadline = 0;
+    double cpu_started = 0.0;
+    for (;;) {
+        uint64_t t = now_ns();
+        while (!settle_until && opened < conns && irc_pending < IRC_CONNECTING)
+            irc_connect(&irc_cs[opened++], host, port);
+        if (!settle_until && ((opened == conns && irc_pending == 0) || t - t0 >= IRC_SETUP_NS)) {
+            if (idle) {
+                printf("joined=%d errors=%llu\n", irc_joined, (unsigned long long)errors);
+                fflush(stdout);
+                deadline = t + (uint64_t)(seconds * 1e9);
+                settle_until = t;
+                irc_measuring = 1; /* holding */
+            } else {
+                settle_until = t + IRC_SETTLE_NS;
+            }
+        }
+        if (idle && irc_measuring && t >= deadline) break;
+        if (!idle && settle_until && !irc_measuring && t >= settle_until) {
+            /* Everyone is in the channel: start the clock, fill every sender's window. */
+            irc_measuring = 1;
+            irc_receivers = irc_joined - 1;
+            started = t = now_ns();
+            cpu_started = cpu_now();
+            deadline = started + (uint64_t)(seconds * 1e9);
+            for (int i = 0; i < senders; i++) {
+                irc_cs[i].last_progress = started;
+                irc_refill(&irc_cs[i]);
+                irc_flush(&irc_cs[i]);
+            }
+        }
+        if (!idle && irc_measuring) {
+            if (t >= deadline) break;
+            for (int i = 0; i < senders; i++) {
+                irc_t *k = &irc_cs[i];
+                if (k->dead || k->state != 3) continue;
+                irc_advance(k); /* receivers may have gone */
+                if (k->c.next_seq > k->acked && t - k->last_progress >= IRC_STALL_NS) {
+                    irc_stalls++;
+                    irc_error("a sender's line did not reach every client within 2 s", NULL, 0);
+                    k->acked = k->c.next_seq;
+                    k->last_progress = t;
+                }
+            }
+        }
+        int n = epoll_wait(irc_ep, events, MAX_EVENTS, 20);
+        for (int e = 0; e < n; e++) {
+            irc_t *k = &irc_cs[events[e].data.u32];
+            if (k->dead) continue;
+            if ((events[e].events & EPOLLOUT) && flush_out(&k->c) < 0) {
+                irc_error("send failed", NULL, 0);
+                irc_drop(k);
+                continue;
+            }
+            if (events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) irc_read(k);
+            irc_flush(k);
+        }
+        /* Lines read above may have opened the senders' windows. */
+        if (!idle && irc_measuring) {
+            for (int i = 0; i < senders; i++) {
+                irc_refill(&irc_cs[i]);
+                irc_flush(&irc_cs[i]);
+            }
+        }
+    }
+    if (!idle) {
+        double elapsed = (double)(now_ns() - started) / 1e9;
+        double cpu = cpu_now() - cpu_started;
+        qsort(lat, lat_n, sizeof(uint64_t), cmp_u64);
+        printf("rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f count=%llu errors=%llu "
+               "joined=%d lost=%llu order_errors=%llu stalls=%llu pings=%llu cpu_pct=%.1f\n",
+               (double)irc_count / elapsed, percentile_us(0.50), percentile_us(0.99),
+               percentile_us(1.0), (unsigned long long)irc_count, (unsigned long long)errors,
+               irc_joined, (unsigned long long)irc_lost, (unsigned long long)irc_order_errors,
+               (unsigned long long)irc_stalls, (unsigned long long)irc_pings,
+               100.0 * cpu / elapsed);
+    }
+    for (int i = 0; i < conns; i++)
+        if (!irc_cs[i].dead && irc_cs[i].c.fd >= 0) close(irc_cs[i].c.fd);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 6) {
         fprintf(stderr, "usage: see the comment at the top of loadgen.c\n");
@@ -1172,6 +1604,18 @@ int main(int argc, char **argv) {
             return 2;
         }
         return run_chat(host, port, conns, atoi(argv[5]), (size_t)atol(argv[6]), atof(argv[7]));
+    }
+    if (strcmp(mode, "irc") == 0) {
+        if (argc < 8) {
+            fprintf(stderr, "usage: loadgen irc HOST PORT CLIENTS SENDERS SIZE SECONDS "
+                            "[WINDOW]\n");
+            return 2;
+        }
+        return run_irc(host, port, conns, atoi(argv[5]), (size_t)atol(argv[6]), atof(argv[7]),
+                       argc > 8 ? atoi(argv[8]) : IRC_WINDOW, 0);
+    }
+    if (strcmp(mode, "irc-idle") == 0) {
+        return run_irc(host, port, conns, 0, IRC_TEXT_MIN, atof(argv[5]), IRC_WINDOW, 1);
     }
     if (strcmp(mode, "ws") == 0) {
         if (argc < 8) {

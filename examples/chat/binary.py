@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import actornet
 from examples.chat import commands, rules
 from examples.chat.events import (
+    IsAway,
     Member,
     MemberJoined,
     MemberLeft,
@@ -29,10 +30,11 @@ from examples.chat.events import (
     RoomSummary,
     ServerNotice,
     TopicIs,
+    UserInfo,
     Welcomed,
 )
 from examples.chat.rate import RATE_PER_SECOND
-from examples.chat.user import ChatUser
+from examples.chat.user import SERVER_NAME, ChatUser
 from protocols import FrameTooLarge, chat
 
 if TYPE_CHECKING:
@@ -86,6 +88,9 @@ _TRANSLATIONS: dict[type[Any], Callable[[Any], chat.ServerMessage]] = {
     RoomListDone: lambda e: chat.RoomListEnd(count=e.count),
     Refused: lambda e: chat.Error(code=_ERROR_CODES[e.refusal], subject=e.subject, detail=e.detail),
     ServerNotice: lambda e: chat.Notice(text=e.text),
+    # No binary message asks about a user; a whisper to an IRC user who is away says so.
+    UserInfo: lambda e: chat.Notice(text=f"{e.nick}: {' '.join(e.rooms)}" if e.found else ""),
+    IsAway: lambda e: chat.Notice(text=rules.clip(f"{e.nick} is away: {e.message}", 1000)),
 }
 
 # Client messages that are chat commands as they are (Hello, Quit and keepalives are not).
@@ -134,11 +139,13 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
         rate_per_second: float = RATE_PER_SECOND,
         *,
         limits: ChatLimits | None = None,
+        server_name: str = SERVER_NAME,
     ) -> None:
         super().__init__()
         self.directory_ref = directory_ref
         self.rate_per_second = rate_per_second
         self.limits = limits
+        self.server_name = server_name
         #: The user, from `on_connect` on.
         self.user: ChatUser | None = None
         # The fatal error sent before closing, if any: it names the Quitted reason.
@@ -163,6 +170,7 @@ class BinaryChatSession(actornet.Session[chat.ChatMessage]):
             close=self.close,
             rate_per_second=self.rate_per_second,
             limits=self.limits,
+            server_name=self.server_name,
         )
         self.heartbeat = self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick())
 

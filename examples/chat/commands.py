@@ -40,10 +40,11 @@ class Leave:
 
 @dataclass(frozen=True, slots=True)
 class Say:
-    """Say `text` in `room`."""
+    """Say `text` in `room` (`notice`: see `events.MessageSaid`)."""
 
     room: str
     text: str
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +57,11 @@ class SetTopic:
 
 @dataclass(frozen=True, slots=True)
 class Whisper:
-    """Send `text` to the user called `to` alone."""
+    """Send `text` to the user called `to` alone (`notice`: see `events.MessageSaid`)."""
 
     to: str
     text: str
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +71,39 @@ class ListRooms:
 
 @dataclass(frozen=True, slots=True)
 class ListNames:
-    """Ask for the members of `room`, joined or not."""
+    """Ask for the members of `room`, joined or not; the answer carries `tag`."""
 
     room: str
+    tag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowTopic:
+    """Ask for the topic of `room`, a room the user is in."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Ask about the user called `nick` (answered by `events.UserInfo`, carrying `tag`)."""
+
+    nick: str
+    tag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetAway:
+    """Mark the user away with `message`, or back ("")."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveAll:
+    """Leave every room the user is in, telling their members `reason`."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,5 +114,18 @@ class Quit:
 
 
 ChatCommand = (
-    Register | ChangeNick | Join | Leave | Say | SetTopic | Whisper | ListRooms | ListNames | Quit
+    Register
+    | ChangeNick
+    | Join
+    | Leave
+    | LeaveAll
+    | Say
+    | SetTopic
+    | ShowTopic
+    | Whisper
+    | ListRooms
+    | ListNames
+    | Lookup
+    | SetAway
+    | Quit
 )

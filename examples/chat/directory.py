@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import actornet
 from examples.chat import rules
 from examples.chat.events import (
+    IsAway,
     MembersAre,
     MembersDone,
     PrivateMessage,
@@ -17,6 +18,7 @@ from examples.chat.events import (
     Refused,
     RoomListDone,
     RoomSummary,
+    UserInfo,
 )
 from examples.chat.limits import ChatLimits
 from examples.chat.room import (
@@ -89,6 +91,7 @@ class WhisperTo:
     sender: str
     to: str
     text: str
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +103,29 @@ class ListRoomsFor:
 
 @dataclass(frozen=True, slots=True)
 class NamesFor:
-    """Send `member` the members of `room`, joined or not."""
+    """Send `member` the members of `room`, joined or not, carrying `tag`."""
 
     member: Member
     room: str
+    tag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LookUp:
+    """Send `member` a `UserInfo` about `nick`: the nick's session is asked (`DescribeTo`)."""
+
+    member: Member
+    nick: str
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class DescribeTo:
+    """Told to a session: send `member` a `UserInfo` about this session's user, asked as `nick`."""
+
+    member: Member
+    nick: str
+    tag: str
 
 
 class StatsTick:
@@ -167,6 +189,8 @@ class Directory(actornet.Actor):
         self.limits = limits if limits is not None else ChatLimits()
         self.nicks: dict[str, Member] = {}
         self.names: dict[Member, str] = {}
+        #: The session of each member with a nick, which answers questions about its user.
+        self.sessions: dict[Member, pykka.ActorRef[Any]] = {}
         self.rooms: dict[str, _RoomEntry] = {}
         #: Rooms share the history as if there were 2**history_level of them.
         self.history_level = 0
@@ -192,6 +216,7 @@ class Directory(actornet.Actor):
             self._register(message)
         elif isinstance(message, Unregister):
             nick = self.names.pop(message.member, None)
+            self.sessions.pop(message.member, None)
             if nick is not None:
                 self.nicks.pop(rules.key(nick), None)
         elif isinstance(message, JoinRoom):
@@ -205,10 +230,12 @@ class Directory(actornet.Actor):
         elif isinstance(message, NamesFor):
             room = self.rooms.get(rules.key(message.room))
             if room is None:
-                message.member.deliver(MembersAre(message.room, ()))
-                message.member.deliver(MembersDone(message.room, 0))
+                message.member.deliver(MembersAre(message.room, (), message.tag))
+                message.member.deliver(MembersDone(message.room, 0, message.tag))
             else:
-                actornet.tell_or_drop(room.ref, SendNames(message.member))
+                actornet.tell_or_drop(room.ref, SendNames(message.member, message.tag))
+        elif isinstance(message, LookUp):
+            self._look_up(message)
         elif isinstance(message, StatsTick):
             self._log_stats()
         else:
@@ -229,6 +256,7 @@ class Directory(actornet.Actor):
             self.stats.registrations += 1
         self.nicks[key] = message.member
         self.names[message.member] = message.nick
+        self.sessions[message.member] = message.session_ref
         actornet.tell_or_drop(message.session_ref, NickGranted(old, message.nick))
 
     def _join(self, message: JoinRoom) -> None:
@@ -298,10 +326,21 @@ class Directory(actornet.Actor):
                 Refused(Refusal.NO_SUCH_NICK, message.to, f"nobody is called {message.to}")
             )
             return
-        event = PrivateMessage(message.sender, self.names[target], message.text, now_ms())
+        event = PrivateMessage(
+            message.sender, self.names[target], message.text, now_ms(), message.notice
+        )
         target.deliver(event)
-        if target is not message.member:
+        if target is not message.member and message.member.echo:
             message.member.deliver(event)
+        if target.away and not message.notice:
+            message.member.deliver(IsAway(self.names[target], target.away))
+
+    def _look_up(self, message: LookUp) -> None:
+        target = self.nicks.get(rules.key(message.nick))
+        session_ref = self.sessions.get(target) if target is not None else None
+        asking = DescribeTo(message.member, message.nick, message.tag)
+        if session_ref is None or not actornet.tell_or_drop(session_ref, asking):
+            message.member.deliver(UserInfo(message.nick, found=False, tag=message.tag))
 
     def _log_stats(self) -> None:
         stats = self.stats

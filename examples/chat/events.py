@@ -1,19 +1,24 @@
 """What the chat tells its members, independent of any wire format.
 
-A protocol renders each event into its own frames (`Member.render`). Rooms
-broadcast an event by rendering it once per protocol and handing the same bytes
-to every member that speaks it.
+A protocol renders each event into its own frames. A member has two renderers:
+`Member.render` for what is sent to it alone, which may name the recipient
+(IRC's numerics do), and `Member.shared` for broadcasts, which must not. Rooms
+render a broadcast once per shared renderer and hand the same bytes to every
+member that uses it.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import actornet
+
+logger = logging.getLogger("examples.chat")
 
 
 class Refusal(enum.Enum):
@@ -77,48 +82,65 @@ class NickChange:
 
 @dataclass(frozen=True, slots=True)
 class MessageSaid:
-    """`nick` said `text` in `room`; `replay` marks history sent on join."""
+    """`nick` said `text` in `room`; `replay` marks history sent on join.
+
+    `notice` marks text a client asked not to be answered automatically (IRC's
+    NOTICE); doors without the notion show it as any other line.
+    """
 
     room: str
     nick: str
     text: str
     time_ms: int
     replay: bool = False
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PrivateMessage:
-    """A message from `sender` to `to`."""
+    """A message from `sender` to `to` (`notice` as in `MessageSaid`)."""
 
     sender: str
     to: str
     text: str
     time_ms: int
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class TopicIs:
-    """The topic of `room`, and who set it ("" if nobody)."""
+    """The topic of `room`, who set it ("" if nobody) and when (Unix ms, 0 if never).
+
+    Broadcast when the topic changes; sent to one member on join and when asked.
+    """
 
     room: str
     topic: str
     set_by: str
+    time_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class MembersAre:
-    """Some or all members of `room`."""
+    """Some or all members of `room`.
+
+    `tag` is the one the asker gave (`commands.ListNames`), for a door to tell
+    its questions apart; `away` holds those of `nicks` who are away.
+    """
 
     room: str
     nicks: tuple[str, ...]
+    tag: str = ""
+    away: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class MembersDone:
-    """The end of a member list of `room`: `count` nicks in all."""
+    """The end of a member list of `room`: `count` nicks in all (`tag` as in `MembersAre`)."""
 
     room: str
     count: int
+    tag: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +169,30 @@ class Refused:
 
 
 @dataclass(frozen=True, slots=True)
+class UserInfo:
+    """What the chat tells about the user `nick` (`commands.Lookup`).
+
+    `found` is False when nobody has that nick; else `rooms` are the rooms
+    the user is in and `away` its away message ("" if it is not away). `tag`
+    is the asker's, as in `MembersAre`.
+    """
+
+    nick: str
+    found: bool
+    rooms: tuple[str, ...] = ()
+    away: str = ""
+    tag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IsAway:
+    """The user `nick`, sent a private message just now, is away: `message` says why."""
+
+    nick: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerNotice:
     """Text from the server itself."""
 
@@ -167,6 +213,8 @@ ChatEvent = (
     | RoomSummary
     | RoomListDone
     | Refused
+    | UserInfo
+    | IsAway
     | ServerNotice
 )
 
@@ -179,14 +227,29 @@ class Member:
 
     Shared by the user's session, the directory and the rooms; hashed by
     identity. Delivery never raises: frames for a closed connection are dropped.
+    The user's session may change `shared`, `echo` and `away` at any time (a
+    reader in another thread sees the old value or the new one).
     """
 
-    __slots__ = ("outbox", "peer", "render")
+    __slots__ = ("away", "echo", "outbox", "peer", "render", "shared")
 
-    def __init__(self, outbox: actornet.Outbox, render: Renderer) -> None:
+    def __init__(
+        self,
+        outbox: actornet.Outbox,
+        render: Renderer,
+        *,
+        shared: Renderer | None = None,
+        echo: bool = True,
+    ) -> None:
         self.outbox = outbox
-        #: The protocol's renderer; rooms cache one rendering per renderer.
+        #: Renders what is sent to this member alone.
         self.render = render
+        #: Renders broadcasts; every member whose frames match shares one (rooms cache by it).
+        self.shared = render if shared is None else shared
+        #: Whether the member gets its own room lines and private messages back.
+        self.echo = echo
+        #: The away message, "" while the user is not away.
+        self.away = ""
         self.peer = outbox.peer
 
     def __repr__(self) -> str:
@@ -194,18 +257,32 @@ class Member:
 
     def deliver(self, event: ChatEvent) -> None:
         """Render the event for this member's protocol and queue it."""
-        frame = self.render(event)
+        frame = _render(self.render, event)
         if frame:
             self.outbox.send_frame(frame)
 
 
-def broadcast(event: ChatEvent, members: list[Member]) -> None:
-    """Deliver one event to many members, rendering it once per protocol."""
+def broadcast(event: ChatEvent, members: list[Member], *, speaker: Member | None = None) -> None:
+    """Deliver one event to many members, rendering it once per shared renderer.
+
+    `speaker`, the member whose line it is, gets it only if it asked for echoes.
+    """
     rendered: dict[Renderer, bytes] = {}
     for member in members:
-        render = member.render
+        if member is speaker and not member.echo:
+            continue
+        render = member.shared
         frame = rendered.get(render)
         if frame is None:
-            frame = rendered[render] = render(event)
+            frame = rendered[render] = _render(render, event)
         if frame:
             member.outbox.send_frame(frame)
+
+
+def _render(render: Renderer, event: ChatEvent) -> bytes:
+    """Render `event`; a renderer that fails costs only this event (logged), never the caller."""
+    try:
+        return render(event)
+    except Exception:
+        logger.exception("could not render %r with %r; the event is dropped", event, render)
+        return b""

@@ -1,40 +1,26 @@
-"""The IRC door: a minimal IRC server in front of the chat (channels are rooms).
+"""The IRC door: an IRC server in front of the chat (channels are rooms).
 
-The chat itself is `ChatUser`'s; this door adds what IRC defines: registration
-(`NICK` + `USER`, a minimal `CAP`), `PING`, numerics, and each event's lines.
-Two tables do the work: `_COMMANDS` (IRC command -> chat command) and
-`_LINES` (chat event -> IRC lines). Choices: history replayed on join is not
-sent (IRC has no history without the chathistory extension); a user's own
-channel lines and whispers are not echoed back (no echo-message); a `QUIT` or
-`NICK` is sent once per shared room, as the rooms deliver them; a topic is
-shown as 332/331 both on join and on change.
+The chat itself is `ChatUser`'s; this door adds what IRC defines:
+registration (`NICK`, `USER`, `CAP`), keepalives (`PING` both ways), and the
+commands of `_COMMANDS`, each a translation into chat commands. Its lines are
+`irc_lines`'s. Choices: history replayed on join carries its time in the
+`time` tag (the `server-time` capability) or in front of the text; a user's own
+lines come back only with `echo-message`; client tags (`message-tags`) are
+accepted and not relayed; there are no channel operators or modes to set, so
+`MODE` answers and refuses; a `QUIT` or `NICK` is sent once per shared room,
+as the rooms deliver them.
 """
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import actornet
 from examples.chat import commands, rules
-from examples.chat.events import (
-    Member,
-    MemberJoined,
-    MemberLeft,
-    MemberQuit,
-    MembersAre,
-    MembersDone,
-    MessageSaid,
-    NickChange,
-    PrivateMessage,
-    Refusal,
-    Refused,
-    RoomListDone,
-    RoomSummary,
-    ServerNotice,
-    TopicIs,
-    Welcomed,
-)
+from examples.chat.events import Member
+from examples.chat.irc_lines import WHO, WHOIS, OwnLines, from_irc_text, shared_lines
 from examples.chat.limits import ChatLimits
 from examples.chat.rate import RATE_PER_SECOND
 from examples.chat.user import ChatUser, UserState
@@ -46,98 +32,56 @@ if TYPE_CHECKING:
 
     import pykka
 
-    from examples.chat.commands import ChatCommand
-    from examples.chat.events import ChatEvent
+    from actornet.lowlevel import Timer
 
 #: The prefix of the server's own messages, by default (`--server-name`).
 SERVER_NAME = "actornet-chat"
+#: Seconds between the server's PINGs (the idle timeout drops who never answers).
+HEARTBEAT_INTERVAL = 30.0
+#: Seconds a connection may take to register (NICK, USER and CAP END), by default.
+REGISTRATION_TIMEOUT = 60.0
+#: The capabilities offered in `CAP LS`; `multi-prefix` changes nothing: nobody has a prefix.
+CAPABILITIES = ("echo-message", "message-tags", "multi-prefix", "server-time")
+#: The most targets of one PRIVMSG or NOTICE, and of one WHOIS (`TARGMAX` in 005).
+MAX_MESSAGE_TARGETS = 4
+MAX_WHOIS_TARGETS = 10
 
 _N = Numeric
-_REFUSALS: dict[Refusal, Numeric | str] = {
-    Refusal.NOT_REGISTERED: _N.ERR_NOTREGISTERED,
-    Refusal.INVALID_NICK: _N.ERR_ERRONEUSNICKNAME,
-    Refusal.NICK_IN_USE: _N.ERR_NICKNAMEINUSE,
-    Refusal.INVALID_ROOM: _N.ERR_NOSUCHCHANNEL,
-    Refusal.NOT_IN_ROOM: _N.ERR_NOTONCHANNEL,
-    Refusal.NO_SUCH_NICK: _N.ERR_NOSUCHNICK,
-    Refusal.INVALID_TEXT: _N.ERR_NOTEXTTOSEND,
-    Refusal.TOO_MANY_ROOMS: "405",
-    Refusal.SERVER_FULL: "405",
-    Refusal.ROOM_FULL: "471",
-}  # RATE_LIMITED goes out as a NOTICE: IRC has no numeric for it; 405 and 471 are not in
-# protocols.irc.Numeric: ERR_TOOMANYCHANNELS, ERR_CHANNELISFULL
 
 # Disconnections the client cannot hear an ERROR after.
 _UNHEARD = (actornet.DisconnectReason.PEER_CLOSED, actornet.DisconnectReason.CONNECTION_BROKEN)
 
-# IRC commands that are chat commands once their parameters are there: (least params, command).
-_COMMANDS: dict[str, tuple[int, Callable[[tuple[str, ...]], ChatCommand]]] = {
-    "PART": (1, lambda p: commands.Leave(p[0], p[1] if len(p) > 1 else "")),
-    "TOPIC": (2, lambda p: commands.SetTopic(p[0], p[1])),
-    "NAMES": (1, lambda p: commands.ListNames(p[0])),
-    "LIST": (0, lambda _: commands.ListRooms()),
-}
+
+@dataclass(slots=True)
+class _Client:
+    """What the door knows of its client beyond the chat: registration, capabilities, modes."""
+
+    #: The NICK asked for before registration, whether USER came, whether CAP holds it back.
+    wanted_nick: str | None = None
+    got_user: bool = False
+    negotiating: bool = False
+    #: Capabilities the client enabled.
+    caps: frozenset[str] = frozenset()
+    user_modes: str = ""
+    #: Why this side closed the connection, for the ERROR line and the rooms.
+    fatal: str | None = None
+    #: Seconds it may take to register.
+    registration_timeout: float = REGISTRATION_TIMEOUT
 
 
-def _said(door: IrcChatSession, e: MessageSaid) -> list[Message]:
-    if e.replay or rules.key(e.nick) == rules.key(door.nick):
-        return []
-    return door.relay(e.nick, "PRIVMSG", e.room, e.text)
+class _HeartbeatTick:
+    """Time to send a PING."""
 
 
-def _whispered(door: IrcChatSession, e: PrivateMessage) -> list[Message]:
-    if rules.key(e.sender) == rules.key(door.nick) != rules.key(e.to):
-        return []  # the sender's copy
-    return door.relay(e.sender, "PRIVMSG", e.to, e.text)
-
-
-def _topic(door: IrcChatSession, e: TopicIs) -> list[Message]:
-    if not e.topic:
-        return [door.numeric(_N.RPL_NOTOPIC, e.room, "No topic is set")]
-    return [door.numeric(_N.RPL_TOPIC, e.room, e.topic)]
-
-
-def _refused(door: IrcChatSession, e: Refused) -> list[Message]:
-    numeric = _REFUSALS.get(e.refusal)
-    if numeric is None:
-        return [door.notice(e.detail)]
-    return [door.numeric(numeric, *([e.subject] if e.subject else []), e.detail)]
-
-
-_LINES: dict[type[Any], Callable[[IrcChatSession, Any], list[Message]]] = {
-    Welcomed: lambda door, _: door.welcome(),
-    MessageSaid: _said,
-    PrivateMessage: _whispered,
-    MemberJoined: lambda door, e: [
-        Message(command="JOIN", params=(e.room,), source=door.source(e.nick))
-    ],
-    MemberLeft: lambda door, e: [
-        Message(command="PART", params=(e.room, e.reason), source=door.source(e.nick))
-    ],
-    MemberQuit: lambda door, e: [
-        Message(command="QUIT", params=(e.reason,), source=door.source(e.nick))
-    ],
-    NickChange: lambda door, e: [
-        Message(command="NICK", params=(e.new,), source=door.source(e.old))
-    ],
-    TopicIs: _topic,
-    MembersAre: lambda door, e: (
-        [door.numeric(_N.RPL_NAMREPLY, "=", e.room, " ".join(e.nicks))] if e.nicks else []
-    ),
-    MembersDone: lambda door, e: [door.numeric(_N.RPL_ENDOFNAMES, e.room, "End of /NAMES list")],
-    RoomSummary: lambda door, e: [door.numeric(_N.RPL_LIST, e.room, str(e.members), e.topic)],
-    RoomListDone: lambda door, _: [door.numeric(_N.RPL_LISTEND, "End of /LIST")],
-    Refused: _refused,
-    ServerNotice: lambda door, e: [door.notice(e.text)],
-}
+class _RegistrationDeadline:
+    """Time to close the connection if it has not registered."""
 
 
 class IrcChatSession(actornet.Session[irc.IrcEvent]):
     """One IRC client: the door to its `ChatUser`.
 
-    Numerics name their recipient, so each session renders its own lines
-    (rooms render a broadcast once per IRC member). `limits` must be the
-    directory's.
+    `limits` must be the directory's. A connection that has not registered
+    within `registration_timeout` seconds is closed.
     """
 
     def __init__(
@@ -147,6 +91,7 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         *,
         limits: ChatLimits | None = None,
         server_name: str = SERVER_NAME,
+        registration_timeout: float = REGISTRATION_TIMEOUT,
     ) -> None:
         super().__init__()
         self.directory_ref = directory_ref
@@ -154,93 +99,48 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         self.limits = limits if limits is not None else ChatLimits()
         self.server_name = server_name
         self.user: ChatUser | None = None
-        # Registration: the NICK asked for, whether USER came, whether CAP holds it back.
-        self.wanted_nick: str | None = None
-        self.got_user = False
-        self.negotiating = False
+        self.own = OwnLines(server_name, self.limits, shared_lines(server_name, server_time=False))
+        self.client = _Client(registration_timeout=registration_timeout)
+        self.timers: list[Timer] = []
 
     @property
     def nick(self) -> str:
         """The nick numerics are addressed to: "*" before registration."""
-        return (self.user.nick if self.user is not None else None) or "*"
+        return self.own.nick
 
-    # -- rendering (in the rooms' and the directory's turns too) ------------
-
-    def render(self, event: ChatEvent) -> bytes:
-        """Encode a chat event as this client's IRC lines (b"" for none)."""
-        return b"".join(irc.encode(line) for line in _LINES[type(event)](self, event))
-
-    def source(self, nick: str) -> str:
-        """Return the source of a user's messages."""
-        return f"{nick}!{nick}@{self.server_name}"
-
-    def numeric(self, numeric: Numeric | str, *params: str) -> Message:
-        """Return a numeric reply to this client."""
-        code = numeric if isinstance(numeric, str) else numeric.code
-        return Message(command=code, params=(self.nick, *params), source=self.server_name)
-
-    def notice(self, text: str) -> Message:
-        """Return a NOTICE from the server to this client."""
-        return Message(
-            command="NOTICE", params=(self.nick, rules.clip(text, 400)), source=self.server_name
-        )
-
-    def relay(self, nick: str, command: str, target: str, text: str) -> list[Message]:
-        """Return `text` from `nick` to `target`, cut into lines that fit."""
-        budget = irc.trailing_budget(command, (target,), source=self.source(nick))
-        return [
-            Message(command=command, params=(target, piece), source=self.source(nick))
-            for piece in irc.fit_trailing(text, budget)
-        ]
-
-    def welcome(self) -> list[Message]:
-        """Return the lines that end registration: 001 to 005 and 422."""
-        server, limits = self.server_name, self.limits
-        supported = (
-            "CHANTYPES=#",
-            f"NICKLEN={rules.MAX_NICK_LENGTH}",
-            f"CHANNELLEN={rules.MAX_ROOM_LENGTH + 1}",
-            f"TOPICLEN={rules.MAX_TOPIC_BYTES}",
-            "CASEMAPPING=ascii",
-            f"CHANLIMIT=#:{limits.max_rooms_per_user}",
-        )
-        return [
-            self.numeric(_N.RPL_WELCOME, f"Welcome to the chat, {self.nick}"),
-            self.numeric(_N.RPL_YOURHOST, f"Your host is {server}"),
-            self.numeric(_N.RPL_CREATED, "This server was created by actornet"),
-            self.numeric(_N.RPL_MYINFO, server, "actornet", "i", "t"),
-            self.numeric(_N.RPL_ISUPPORT, *supported, "are supported by this server"),
-            self.numeric(_N.ERR_NOMOTD, "MOTD File is missing"),
-        ]
+    def send_numeric(self, numeric: Numeric, *params: str) -> None:
+        """Send a numeric reply to this client."""
+        self.send(self.own.numeric(numeric, *params))
 
     # -- the session --------------------------------------------------------
 
     def on_connect(self) -> None:
-        """Create the user."""
-        self.user = ChatUser(
-            Member(self.conn_outbox, self.render),
+        """Create the user; start the heartbeat and the registration deadline."""
+        self.user = self.own.user = ChatUser(
+            Member(self.conn_outbox, self.own, shared=self.own.shared, echo=False),
             self.directory_ref,
             self.actor_ref,
             close=self.close,
             rate_per_second=self.rate_per_second,
             limits=self.limits,
+            server_name=self.server_name,
         )
+        self.timers = [
+            self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick()),
+            self.tell_later(self.client.registration_timeout, _RegistrationDeadline()),
+        ]
 
     def on_event(self, event: irc.IrcEvent) -> None:
-        """Translate one line from the client into a command for the user."""
+        """Translate one line from the client into commands for the user."""
         user = self.user
         assert user is not None, "on_connect() creates the user"
         if not isinstance(event, Message):
             return  # EMPTY_LINE: IRC ignores it
-        command, params = event.command.upper(), event.params
+        command, params = event.command, event.params
         if command == "PING":
-            self.send(
-                Message(
-                    command="PONG", params=(self.server_name, *params[:1]), source=self.server_name
-                )
-            )
-        elif command in ("PONG", "PASS"):
-            pass
+            self.send(self.own.server_message("PONG", self.server_name, *params[:1]))
+        elif command in ("PONG", "PASS", "TAGMSG"):
+            pass  # keepalive; no passwords; client-only tags are not relayed
         elif command == "QUIT":
             user.handle(commands.Quit(params[0] if params else ""))
         elif not user.admit():
@@ -248,82 +148,238 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         elif command in ("CAP", "NICK", "USER"):
             self._register(user, command, params)
         elif user.state is UserState.CONNECTED:
-            self.send(self.numeric(_N.ERR_NOTREGISTERED, "You have not registered"))
+            self.send_numeric(_N.ERR_NOTREGISTERED, "You have not registered")
+        elif (known := _COMMANDS.get(command)) is None:
+            self.send_numeric(_N.ERR_UNKNOWNCOMMAND, command, "Unknown command")
+        elif len(params) < known[0]:
+            self.send_numeric(_N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
         else:
-            self._command(user, command, params)
+            known[1](self, user, params)
 
-    def _command(self, user: ChatUser, command: str, params: tuple[str, ...]) -> None:
-        if command in ("JOIN", "PRIVMSG"):
-            self._targets(user, command, params)
-        elif (known := _COMMANDS.get(command)) is not None:
-            least, translate = known
-            if len(params) < least:
-                self.send(self.numeric(_N.ERR_NEEDMOREPARAMS, command, "Not enough parameters"))
-            else:
-                user.handle(translate(params))
-        else:
-            self.send(self.numeric(_N.ERR_UNKNOWNCOMMAND, command, "Unknown command"))
+    # -- registration -------------------------------------------------------
 
     def _register(self, user: ChatUser, command: str, params: tuple[str, ...]) -> None:
         if command == "CAP":
-            sub = params[0].upper() if params else ""
-            if sub == "LS":
-                self.negotiating = not user.registered
-                self.send(
-                    Message(command="CAP", params=(self.nick, "LS", ""), source=self.server_name)
-                )
-            elif sub == "END":
-                self.negotiating = False
-            elif sub == "REQ" and len(params) > 1:
-                self.send(
-                    Message(
-                        command="CAP", params=(self.nick, "NAK", params[1]), source=self.server_name
-                    )
-                )
+            self._cap(user, params)
+        elif command == "NICK" and not params:
+            self.send_numeric(_N.ERR_NONICKNAMEGIVEN, "No nickname given")
         elif not params:
-            self.send(self.numeric(_N.ERR_NEEDMOREPARAMS, command, "Not enough parameters"))
+            self.send_numeric(_N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
         elif command == "NICK" and user.registered:
             user.handle(commands.ChangeNick(params[0]))
         elif command == "NICK":
-            self.wanted_nick = params[0]
-        elif not user.registered:
-            self.got_user = True
-        ready = self.got_user and self.wanted_nick is not None and not self.negotiating
+            self.client.wanted_nick = params[0]
+        elif user.registered:
+            self.send_numeric(_N.ERR_ALREADYREGISTERED, "You may not reregister")
+        else:
+            self.client.got_user = True
+        ready = (
+            self.client.got_user
+            and self.client.wanted_nick is not None
+            and not self.client.negotiating
+        )
         if ready and user.state is UserState.CONNECTED:
-            nick, self.wanted_nick = self.wanted_nick or "", None
+            nick, self.client.wanted_nick = self.client.wanted_nick or "", None
             user.handle(commands.Register(nick))
 
-    def _targets(self, user: ChatUser, command: str, params: tuple[str, ...]) -> None:
-        least = 1 if command == "JOIN" else 2
-        if len(params) < least:
-            self.send(self.numeric(_N.ERR_NEEDMOREPARAMS, command, "Not enough parameters"))
+    def _cap(self, user: ChatUser, params: tuple[str, ...]) -> None:
+        sub = params[0].upper() if params else ""
+        if sub == "LS":
+            self.client.negotiating = not user.registered
+            self._send_cap("LS", " ".join(CAPABILITIES))
+        elif sub == "LIST":
+            self._send_cap("LIST", " ".join(sorted(self.client.caps)))
+        elif sub == "REQ":
+            self.client.negotiating = self.client.negotiating or not user.registered
+            asked = params[1] if len(params) > 1 else ""
+            changes = asked.split()
+            if not changes or any(c.removeprefix("-") not in CAPABILITIES for c in changes):
+                self._send_cap("NAK", asked)
+                return
+            caps = set(self.client.caps)
+            for change in changes:
+                if change.startswith("-"):
+                    caps.discard(change[1:])
+                else:
+                    caps.add(change)
+            self._use_caps(frozenset(caps))
+            self._send_cap("ACK", asked)
+        elif sub == "END":
+            self.client.negotiating = False
+        else:
+            self.send_numeric(_N.ERR_INVALIDCAPCMD, sub or "*", "Invalid CAP command")
+
+    def _send_cap(self, sub: str, text: str) -> None:
+        self.send(self.own.server_message("CAP", self.nick, sub, text))
+
+    def _use_caps(self, caps: frozenset[str]) -> None:
+        assert self.user is not None
+        self.client.caps = caps
+        self.own.shared = shared_lines(self.server_name, server_time="server-time" in caps)
+        self.user.member.shared = self.own.shared
+        self.user.member.echo = "echo-message" in caps
+
+    # -- commands of a registered user --------------------------------------
+
+    def _targets(self, user: ChatUser, listed: str, most: int) -> list[str]:
+        """Return the first `most` targets of a comma list, as far as the rate limit admits.
+
+        Each target after the first is a command of its own to the rate limit.
+        """
+        targets = listed.split(",")[:most]
+        for count in range(1, len(targets)):
+            if not user.admit():
+                return targets[:count]
+        return targets
+
+    def _privmsg(self, user: ChatUser, params: tuple[str, ...], *, notice: bool = False) -> None:
+        command = "NOTICE" if notice else "PRIVMSG"
+        if not params:
+            self.send_numeric(_N.ERR_NORECIPIENT, f"No recipient given ({command})")
             return
-        for target in params[0].split(","):
-            if command == "JOIN":
-                user.handle(commands.Join(target))
-            elif not target.startswith("#"):
-                user.handle(commands.Whisper(target, params[1]))
+        if len(params) < 2 or not params[1]:
+            self.send_numeric(_N.ERR_NOTEXTTOSEND, "No text to send")
+            return
+        text = from_irc_text(params[1])
+        if text is None:
+            return  # a CTCP request other than ACTION: nobody here answers those
+        for target in self._targets(user, params[0], MAX_MESSAGE_TARGETS):
+            if not target.startswith("#"):
+                user.handle(commands.Whisper(target, text, notice))
             elif (key := rules.key(target)) in user.rooms or key in user.joining:
-                user.handle(commands.Say(target, params[1]))
-            else:
-                self.send(self.numeric(_N.ERR_CANNOTSENDTOCHAN, target, "Join the channel first"))
+                user.handle(commands.Say(target, text, notice))
+            elif not notice:
+                self.send_numeric(_N.ERR_CANNOTSENDTOCHAN, target, "Join the channel first")
+
+    def _join(self, user: ChatUser, params: tuple[str, ...]) -> None:
+        if params[0] == "0":
+            user.handle(commands.LeaveAll(""))
+            return
+        for room in self._targets(user, params[0], self.limits.max_rooms_per_user):
+            user.handle(commands.Join(room))
+
+    def _part(self, user: ChatUser, params: tuple[str, ...]) -> None:
+        reason = params[1] if len(params) > 1 else ""
+        for room in self._targets(user, params[0], self.limits.max_rooms_per_user):
+            user.handle(commands.Leave(room, reason))
+
+    def _topic(self, user: ChatUser, params: tuple[str, ...]) -> None:
+        if len(params) == 1:
+            user.handle(commands.ShowTopic(params[0]))
+        else:
+            user.handle(commands.SetTopic(params[0], params[1]))
+
+    def _names(self, user: ChatUser, params: tuple[str, ...]) -> None:
+        if not params:
+            self.send_numeric(_N.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+            return
+        for room in self._targets(user, params[0], self.limits.max_rooms_per_user):
+            user.handle(commands.ListNames(room))
+
+    def _list(self, user: ChatUser, _: tuple[str, ...]) -> None:
+        self.send_numeric(_N.RPL_LISTSTART, "Channel", "Users  Name")
+        user.handle(commands.ListRooms())
+
+    def _who(self, user: ChatUser, params: tuple[str, ...]) -> None:
+        mask = params[0] if params else "*"
+        if mask.startswith("#"):
+            user.handle(commands.ListNames(mask, tag=WHO))
+        elif mask == "*" or not mask:
+            self.send_numeric(_N.RPL_ENDOFWHO, mask, "End of /WHO list")
+        else:
+            user.handle(commands.Lookup(mask, tag=WHO))
+
+    def _whois(self, user: ChatUser, params: tuple[str, ...]) -> None:
+        nicks = params[-1] if params else ""
+        if not nicks:
+            self.send_numeric(_N.ERR_NONICKNAMEGIVEN, "No nickname given")
+            return
+        for nick in self._targets(user, nicks, MAX_WHOIS_TARGETS):
+            user.handle(commands.Lookup(nick, tag=WHOIS))
+
+    def _away(self, user: ChatUser, params: tuple[str, ...]) -> None:
+        message = params[0] if params else ""
+        user.handle(commands.SetAway(message))
+        if message:
+            self.send_numeric(_N.RPL_NOWAWAY, "You have been marked as being away")
+        else:
+            self.send_numeric(_N.RPL_UNAWAY, "You are no longer marked as being away")
+
+    def _mode(self, _: ChatUser, params: tuple[str, ...]) -> None:
+        target, change = params[0], params[1] if len(params) > 1 else ""
+        if target.startswith("#"):
+            self._channel_mode(target, change)
+        elif rules.key(target) != rules.key(self.nick):
+            self.send_numeric(_N.ERR_USERSDONTMATCH, "Can't change mode for other users")
+        elif not change:
+            self.send_numeric(_N.RPL_UMODEIS, "+" + self.client.user_modes)
+        elif change.lstrip("+-") and set(change.lstrip("+-")) <= {"i"}:
+            self.client.user_modes = "i" if change.startswith("+") else ""
+            self.send(self.own.shared.message(self.nick, "MODE", self.nick, change))
+        else:
+            self.send_numeric(_N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+
+    def _channel_mode(self, room: str, change: str) -> None:
+        lists = {"b": _N.RPL_ENDOFBANLIST, "e": _N.RPL_ENDOFEXCEPTLIST, "I": _N.RPL_ENDOFINVITELIST}
+        if (problem := rules.room_problem(room)) is not None:
+            self.send_numeric(_N.ERR_NOSUCHCHANNEL, room, problem)
+        elif not change:
+            self.send_numeric(_N.RPL_CHANNELMODEIS, room, "+n")
+        elif (end := lists.get(change.lstrip("+"))) is not None:
+            self.send_numeric(end, room, "End of list")  # nobody is banned or excepted
+        else:
+            self.send_numeric(_N.ERR_CHANOPRIVSNEEDED, room, "Nobody may change modes here")
+
+    # -- timers and the end -------------------------------------------------
 
     def on_receive(self, message: Any) -> None:
-        """Pass the directory's and the rooms' answers to the user."""
-        if self.user is None or not self.user.hear(message):
+        """Pass the directory's and the rooms' answers to the user; run the timers."""
+        if self.user is not None and self.user.hear(message):
+            if self.user.registered and len(self.timers) > 1:
+                self.timers.pop().cancel()  # the registration deadline
+            return
+        if isinstance(message, _HeartbeatTick):
+            if self.conn_disconnect_reason is None:
+                self.send(self.own.server_message("PING", self.server_name))
+                self.timers[0] = self.tell_later(HEARTBEAT_INTERVAL, _HeartbeatTick())
+        elif isinstance(message, _RegistrationDeadline):
+            if self.user is not None and self.user.state is not UserState.REGISTERED:
+                self.client.fatal = "registration timed out"
+                self.close()
+        else:
             super().on_receive(message)
 
     def on_disconnect(self, reason: actornet.DisconnectReason) -> None:
         """Say why where the client can still hear it; the user leaves its rooms."""
+        for timer in self.timers:
+            timer.cancel()
         error = self.conn_disconnect_error
         farewell: Message | None = None
         if isinstance(error, irc.LineTooLong):
+            self.client.fatal = "line too long"
             farewell = error.reply(server=self.server_name, nick=self.nick)
+        elif self.client.fatal is not None:
+            farewell = Message(command="ERROR", params=(f"Closing link: {self.client.fatal}",))
         elif reason not in _UNHEARD:
             farewell = Message(command="ERROR", params=(f"Closing link: {reason.value}",))
         if farewell is not None:
             with contextlib.suppress(actornet.ClosedConnectionError):
                 self.send(farewell)
         if self.user is not None:
-            too_long = isinstance(error, irc.LineTooLong)
-            self.user.disconnect(reason, fatal="line too long" if too_long else None)
+            self.user.disconnect(reason, fatal=self.client.fatal)
+
+
+#: Commands of a registered user: name -> (least parameters, handler).
+_COMMANDS: dict[str, tuple[int, Callable[[IrcChatSession, ChatUser, tuple[str, ...]], None]]] = {
+    "PRIVMSG": (0, IrcChatSession._privmsg),
+    "NOTICE": (0, lambda door, user, p: door._privmsg(user, p, notice=True)),
+    "JOIN": (1, IrcChatSession._join),
+    "PART": (1, IrcChatSession._part),
+    "TOPIC": (1, IrcChatSession._topic),
+    "NAMES": (0, IrcChatSession._names),
+    "LIST": (0, IrcChatSession._list),
+    "WHO": (0, IrcChatSession._who),
+    "WHOIS": (0, IrcChatSession._whois),
+    "AWAY": (0, IrcChatSession._away),
+    "MODE": (1, IrcChatSession._mode),
+}

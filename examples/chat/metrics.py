@@ -70,9 +70,7 @@ class ChatMetrics:
             "actornet_runnable_mailboxes", "Mailboxes waiting for a turn.", runtime.runnable
         )
         yield _gauge("actornet_worker_threads", "Dispatcher worker threads.", runtime.threads)
-        yield _gauge(
-            "actornet_blocked_workers", "Workers inside a blocking call.", runtime.blocked
-        )
+        yield _gauge("actornet_blocked_workers", "Workers inside a blocking call.", runtime.blocked)
         turns = CounterMetricFamily("actornet_turns", "Actor turns run by the dispatcher.")
         turns.add_metric([], runtime.turns)
         yield turns

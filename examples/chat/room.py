@@ -54,10 +54,11 @@ class Exit:
 
 @dataclass(frozen=True, slots=True)
 class SayIn:
-    """`member` says `text`."""
+    """`member` says `text` (`notice`: see `events.MessageSaid`)."""
 
     member: Member
     text: str
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,15 @@ class ChangeTopic:
 
 @dataclass(frozen=True, slots=True)
 class SendNames:
-    """Send the member list to `member` (who need not be in the room)."""
+    """Send the member list to `member` (who need not be in the room), carrying `tag`."""
+
+    member: Member
+    tag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendTopic:
+    """Send the topic to `member`."""
 
     member: Member
 
@@ -153,6 +162,7 @@ class Room(actornet.Actor):
         self.members: dict[Member, str] = {}
         self.topic = ""
         self.topic_by = ""
+        self.topic_ms = 0
         # (nick, text, time_ms, line_bytes) per line, oldest first.
         self.history: deque[tuple[str, str, int, int]] = deque()
         #: Bytes of history kept now, and at most.
@@ -161,15 +171,15 @@ class Room(actornet.Actor):
         self.entries = 0
         self.said = 0
 
-    def on_receive(self, message: Any) -> None:  # noqa: C901 - one branch per command
+    def on_receive(self, message: Any) -> None:  # noqa: C901, PLR0912 - one branch per command
         """Apply one command, then report the room's state to the directory."""
         if isinstance(message, SayIn):
             nick = self.members.get(message.member)
             if nick is not None:
-                said = MessageSaid(self.name, nick, message.text, now_ms())
+                said = MessageSaid(self.name, nick, message.text, now_ms(), notice=message.notice)
                 self.said += 1
                 self._keep(nick, message.text, said.time_ms)
-                broadcast(said, list(self.members))
+                broadcast(said, list(self.members), speaker=message.member)
             return  # membership and topic unchanged: nothing to report
         if isinstance(message, HistoryShare):
             self.history_size = message.size
@@ -189,9 +199,14 @@ class Room(actornet.Actor):
             if nick is not None:
                 # The broadcast says who set (or cleared) it; a cleared topic has no setter.
                 self.topic, self.topic_by = message.topic, nick if message.topic else ""
-                broadcast(TopicIs(self.name, self.topic, nick), list(self.members))
+                self.topic_ms = now_ms() if message.topic else 0
+                changed = TopicIs(self.name, self.topic, nick, now_ms())
+                broadcast(changed, list(self.members))
         elif isinstance(message, SendNames):
-            self._send_names(message.member)
+            self._send_names(message.member, message.tag)
+            return
+        elif isinstance(message, SendTopic):
+            message.member.deliver(self._topic())
             return
         elif isinstance(message, Report):
             pass
@@ -226,7 +241,7 @@ class Room(actornet.Actor):
             broadcast(MemberQuit(self.name, message.nick, "disconnected"), list(self.members))
             return
         # The joiner then sees, in this order: topic, members, history.
-        member.deliver(TopicIs(self.name, self.topic, self.topic_by))
+        member.deliver(self._topic())
         self._send_names(member)
         for nick, text, time_ms, _ in self.history:
             member.deliver(MessageSaid(self.name, nick, text, time_ms, replay=True))
@@ -256,8 +271,13 @@ class Room(actornet.Actor):
             broadcast(MemberLeft(self.name, nick, message.reason), list(self.members))
             del self.members[message.member]
 
-    def _send_names(self, member: Member) -> None:
+    def _topic(self) -> TopicIs:
+        return TopicIs(self.name, self.topic, self.topic_by, self.topic_ms)
+
+    def _send_names(self, member: Member, tag: str = "") -> None:
         nicks = sorted(self.members.values(), key=str.casefold)
+        away = frozenset(nick for m, nick in self.members.items() if m.away) if tag else frozenset()
         for start in range(0, max(len(nicks), 1), NAMES_PER_EVENT):
-            member.deliver(MembersAre(self.name, tuple(nicks[start : start + NAMES_PER_EVENT])))
-        member.deliver(MembersDone(self.name, len(nicks)))
+            chunk = tuple(nicks[start : start + NAMES_PER_EVENT])
+            member.deliver(MembersAre(self.name, chunk, tag, away & frozenset(chunk)))
+        member.deliver(MembersDone(self.name, len(nicks), tag))

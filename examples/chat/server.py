@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--server-name",
         default=irc.SERVER_NAME,
         metavar="NAME",
-        help=f"the prefix of the IRC door's own messages (default {irc.SERVER_NAME})",
+        help=f"the server's name: the prefix of the IRC door's own messages and the server "
+        f"of Welcome (default {irc.SERVER_NAME})",
     )
     parser.add_argument(
         "--allowed-origin",
@@ -219,7 +220,7 @@ def _serve(args: argparse.Namespace) -> None:
                 name="binary",
                 option="--port",
                 port=args.port,
-                session_kwargs={"limits": bounds},
+                session_kwargs={"limits": bounds, "server_name": args.server_name},
                 **common,
             )
             browser = doors["browser"] = _open_door(
@@ -229,7 +230,7 @@ def _serve(args: argparse.Namespace) -> None:
                 name="browser",
                 option="--http-port",
                 port=args.http_port,
-                session_kwargs={"limits": bounds},
+                session_kwargs={"limits": bounds, "server_name": args.server_name},
                 **common,
             )
             irc_door = doors["irc"] = _open_door(

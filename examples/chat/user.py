@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 import actornet
 from examples.chat import commands, rules
 from examples.chat.directory import (
+    DescribeTo,
     JoinRoom,
     ListRoomsFor,
+    LookUp,
     NamesFor,
     NickGranted,
     NickRefused,
@@ -26,10 +28,19 @@ from examples.chat.directory import (
     WhisperTo,
 )
 from examples.chat.directory import Register as ClaimNick
-from examples.chat.events import NickChange, Refusal, Refused, Welcomed
+from examples.chat.events import NickChange, Refusal, Refused, UserInfo, Welcomed
 from examples.chat.limits import ChatLimits
 from examples.chat.rate import RATE_BURST, RATE_PER_SECOND, TokenBucket
-from examples.chat.room import ChangeTopic, EnteredRoom, Exit, JoinRefused, Rename, Room, SayIn
+from examples.chat.room import (
+    ChangeTopic,
+    EnteredRoom,
+    Exit,
+    JoinRefused,
+    Rename,
+    Room,
+    SayIn,
+    SendTopic,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,7 +52,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("examples.chat")
 
-#: Name the server gives in `Welcomed`.
+#: Name the server gives in `Welcomed`, by default.
 SERVER_NAME = "actornet-chat"
 #: Commands held while the first nick is claimed, and per room while joining it.
 MAX_HELD_WHILE_JOINING = 20
@@ -78,7 +89,7 @@ _TRANSITIONS: dict[tuple[UserState, type[Any]], UserState] = {
     (_S.REGISTERED, actornet.DisconnectReason): _S.GONE,
 }
 
-_ANSWERS = (EnteredRoom, JoinRefused, NickGranted, NickRefused)
+_ANSWERS = (EnteredRoom, JoinRefused, NickGranted, NickRefused, DescribeTo)
 
 
 class ChatUser:
@@ -100,8 +111,11 @@ class ChatUser:
         close: Callable[[], None],
         rate_per_second: float = RATE_PER_SECOND,
         limits: ChatLimits | None = None,
+        server_name: str = SERVER_NAME,
     ) -> None:
         self.member = member
+        #: The `server` of `Welcomed`.
+        self.server_name = server_name
         self.directory_ref = directory_ref
         #: Where the directory and the rooms send their answers.
         self.session_ref = session_ref
@@ -113,6 +127,8 @@ class ChatUser:
         #: Commands sent while the first nick is claimed, to run once it is granted.
         self.held: list[ChatCommand] = []
         self.rooms: dict[str, pykka.ActorRef[Room]] = {}
+        #: The display name of each room in `rooms`, by key.
+        self.room_names: dict[str, str] = {}
         #: Rooms being joined, by key, with the commands held for each.
         self.joining: dict[str, list[SayIn | ChangeTopic]] = {}
         # rate_per_second=0 turns limiting off (benchmarks, trusted clients).
@@ -203,6 +219,9 @@ class ChatUser:
         """Take what the directory or a room told the session; return whether it was an answer."""
         if not isinstance(message, _ANSWERS):
             return False
+        if isinstance(message, DescribeTo):
+            message.member.deliver(self._describe(message))
+            return True
         if self.state is UserState.GONE:
             if isinstance(message, EnteredRoom):
                 # The join completed after the user left: undo it.
@@ -213,6 +232,7 @@ class ChatUser:
         if isinstance(message, EnteredRoom):
             key = rules.key(message.room)
             self.rooms[key] = message.room_ref
+            self.room_names[key] = message.room
             for held in self.joining.pop(key, []):
                 actornet.tell_or_drop(message.room_ref, held)
         elif isinstance(message, JoinRefused):
@@ -229,7 +249,7 @@ class ChatUser:
         old, self.nick = self.nick, granted.nick
         self.state = self._next(NickGranted)
         if old is None:
-            self.member.deliver(Welcomed(granted.nick, SERVER_NAME))
+            self.member.deliver(Welcomed(granted.nick, self.server_name))
             logger.info(
                 "%s registered from %s", granted.nick, actornet.format_peer(self.member.peer)
             )
@@ -252,27 +272,21 @@ class ChatUser:
     # -- commands of a registered user --------------------------------------
 
     def _serve(self, command: ChatCommand) -> None:
-        if isinstance(command, commands.Say):
-            self._to_room(command.room, command.text, rules.MAX_TEXT_BYTES, SayIn, empty_ok=False)
-        elif isinstance(command, commands.Join):
-            self._join(command.room)
-        elif isinstance(command, commands.Leave):
-            self._leave(command.room, command.reason)
-        elif isinstance(command, commands.Whisper):
-            self._whisper(command)
-        elif isinstance(command, commands.ChangeNick):
-            self._claim_nick(command.nick)
-        elif isinstance(command, commands.ListRooms):
-            self.directory_ref.tell(ListRoomsFor(self.member))
-        elif isinstance(command, commands.ListNames):
-            if (problem := rules.room_problem(command.room)) is not None:
-                self._refuse(Refusal.INVALID_ROOM, command.room, problem)
-            else:
-                self.directory_ref.tell(NamesFor(self.member, command.room))
-        elif isinstance(command, commands.SetTopic):
-            self._to_room(
-                command.room, command.topic, rules.MAX_TOPIC_BYTES, ChangeTopic, empty_ok=True
-            )
+        _SERVE[type(command)](self, command)
+
+    def _list_names(self, command: commands.ListNames) -> None:
+        if (problem := rules.room_problem(command.room)) is not None:
+            self._refuse(Refusal.INVALID_ROOM, command.room, problem)
+        else:
+            self.directory_ref.tell(NamesFor(self.member, command.room, command.tag))
+
+    def _set_topic(self, command: commands.SetTopic) -> None:
+        topic = ChangeTopic(self.member, command.topic)
+        self._to_room(command.room, command.topic, rules.MAX_TOPIC_BYTES, topic, empty_ok=True)
+
+    def _leave_all(self, command: commands.LeaveAll) -> None:
+        for key in list(self.rooms):
+            self._leave(self.room_names[key], command.reason)
 
     def _claim_nick(self, nick: str) -> bool:
         """Ask the directory for `nick`; return whether it was a valid nick to ask for."""
@@ -306,18 +320,37 @@ class ChatUser:
             self._refuse(Refusal.INVALID_ROOM, room, problem)
             return
         room_ref = self.rooms.pop(rules.key(room), None)
+        self.room_names.pop(rules.key(room), None)
         if room_ref is None:
             self._refuse(Refusal.NOT_IN_ROOM, room, f"you are not in {room}")
             return
         farewell = Exit(self.member, rules.clip(reason, rules.MAX_REASON_BYTES), quit=False)
         actornet.tell_or_drop(room_ref, farewell)
 
+    def _say(self, say: commands.Say) -> None:
+        message = SayIn(self.member, say.text, say.notice)
+        self._to_room(say.room, say.text, rules.MAX_TEXT_BYTES, message, empty_ok=False)
+
+    def _show_topic(self, room: str) -> None:
+        if (problem := rules.room_problem(room)) is not None:
+            self._refuse(Refusal.INVALID_ROOM, room, problem)
+        elif (room_ref := self.rooms.get(rules.key(room))) is None:
+            self._refuse(Refusal.NOT_IN_ROOM, room, f"join {room} first")
+        else:
+            actornet.tell_or_drop(room_ref, SendTopic(self.member))
+
+    def _describe(self, asked: DescribeTo) -> UserInfo:
+        if self.nick is None or self.state is not UserState.REGISTERED:
+            return UserInfo(asked.nick, found=False, tag=asked.tag)
+        rooms = tuple(sorted(self.room_names.values(), key=str.casefold))
+        return UserInfo(self.nick, found=True, rooms=rooms, away=self.member.away, tag=asked.tag)
+
     def _to_room(
         self,
         room: str,
         text: str,
         limit: int,
-        command: type[SayIn | ChangeTopic],
+        message: SayIn | ChangeTopic,
         *,
         empty_ok: bool,
     ) -> None:
@@ -329,7 +362,6 @@ class ChatUser:
             self._refuse(Refusal.INVALID_TEXT, room, problem)
             return
         key = rules.key(room)
-        message = command(self.member, text)
         if key in self.rooms:
             actornet.tell_or_drop(self.rooms[key], message)
         elif key in self.joining and len(self.joining[key]) < MAX_HELD_WHILE_JOINING:
@@ -342,7 +374,28 @@ class ChatUser:
             self._refuse(Refusal.INVALID_TEXT, whisper.to, problem)
             return
         assert self.nick is not None
-        self.directory_ref.tell(WhisperTo(self.member, self.nick, whisper.to, whisper.text))
+        self.directory_ref.tell(
+            WhisperTo(self.member, self.nick, whisper.to, whisper.text, whisper.notice)
+        )
 
     def _refuse(self, refusal: Refusal, subject: str, detail: str) -> None:
         self.member.deliver(Refused(refusal, subject, detail))
+
+
+#: What a registered user does for each command (Register and Quit are `handle`'s).
+_SERVE: dict[type[Any], Callable[[ChatUser, Any], object]] = {
+    commands.Say: ChatUser._say,
+    commands.Join: lambda user, c: user._join(c.room),
+    commands.Leave: lambda user, c: user._leave(c.room, c.reason),
+    commands.LeaveAll: ChatUser._leave_all,
+    commands.Whisper: ChatUser._whisper,
+    commands.ChangeNick: lambda user, c: user._claim_nick(c.nick),
+    commands.ListRooms: lambda user, _: user.directory_ref.tell(ListRoomsFor(user.member)),
+    commands.ListNames: ChatUser._list_names,
+    commands.Lookup: lambda user, c: user.directory_ref.tell(LookUp(user.member, c.nick, c.tag)),
+    commands.SetAway: lambda user, c: setattr(
+        user.member, "away", rules.clip(c.message, rules.MAX_REASON_BYTES)
+    ),
+    commands.ShowTopic: lambda user, c: user._show_topic(c.room),
+    commands.SetTopic: ChatUser._set_topic,
+}
