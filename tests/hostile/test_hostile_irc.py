@@ -13,7 +13,6 @@ and the process must be back near its baseline of descriptors, threads, actors a
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import random
 import time
@@ -620,9 +619,6 @@ def test_ten_thousand_joins_hold_the_client_to_its_rooms_and_the_rate_limit(
 def test_a_registration_that_never_finishes_is_closed_after_the_registration_timeout(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert "registration_timeout" in inspect.signature(IrcChatSession).parameters, (
-        "IrcChatSession takes no registration_timeout keyword argument yet"
-    )
     with IrcScenario(session_kwargs={"registration_timeout": TIMEOUT}) as s:
         nick_only, user_only, silent, capped, pinger = peers = [IrcPeer(s.server) for _ in range(5)]
         try:
@@ -839,64 +835,96 @@ def targets(prefix: str, budget: int) -> str:
     return ",".join(names)
 
 
-def test_a_thousand_targets_are_refused_as_too_long_and_a_full_line_of_them_is_bounded(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def receive_until_count(peer: IrcPeer, replies: list[Message], command: str, want: int) -> None:
+    """Receive onto `replies` until `want` of them are `command`; fail on anything else."""
+    for _ in range(want):
+        if count(replies, command) >= want:
+            break
+        reply = peer.receive()
+        assert reply.command == command, reply
+        replies.append(reply)
+    assert count(replies, command) == want, replies
+
+
+def assert_a_thousand_targets_are_too_long(s: IrcScenario) -> None:
+    """A thousand targets cannot fit in 512 bytes: 417 and a close, whichever command."""
     thousand_channels = ",".join(f"#t{n}" for n in range(1000))
     thousand_nicks = ",".join(f"n{n}" for n in range(1000))
-    with IrcScenario() as s:
-        # A thousand targets cannot fit in 512 bytes: 417 and a close, whichever command.
-        for n, text in enumerate((f"JOIN {thousand_channels}", f"PRIVMSG {thousand_nicks} :hi")):
-            with register(s.server, f"wide{n}") as peer:
-                peer.send(text)
-                replies, ended = peer.read_to_close()
-            assert replies == [too_long(f"wide{n}")]
-            assert ended == "eof"
-        with register(s.server, "wide") as peer, register(s.server, "ear") as ear:
-            # As many channels as one line holds: the rooms-per-user limit, then 405s.
-            channels = targets("#t", irc.MAX_MESSAGE_BYTES - len("JOIN \r\n"))
-            peer.send(f"JOIN {channels}", "PING :joined")
-            replies = peer.until(is_pong("joined"))
-            names = channels.split(",")
-            too_many = [m.params[1] for m in replies if m.command == "405"]
-            assert too_many == names[DEFAULT_MAX_ROOMS_PER_USER:]
-            s.directory_caught_up()
-            assert s.stats.rooms == 1 + DEFAULT_MAX_ROOMS_PER_USER
-            for _ in range(10_000):  # the rooms' answers
-                if count(replies, "366") == DEFAULT_MAX_ROOMS_PER_USER:
-                    break
-                replies.append(peer.receive())
-            assert count(replies, "JOIN") == DEFAULT_MAX_ROOMS_PER_USER
-            # As many unknown nicks as one line holds: one 401 each, and nothing more.
-            nicks = targets("n", irc.MAX_MESSAGE_BYTES - len("PRIVMSG  :hi\r\n"))
-            peer.send(f"PRIVMSG {nicks} :hi", "PING :whispered")
-            replies = peer.until(is_pong("whispered"))
-            # 401s come from the directory, before or after the PONG: wait for one per nick.
-            assert all(m.command in {"401", "PONG"} for m in replies), replies
-            missing = [m.params[1] for m in replies if m.command == "401"]
-            wanted = nicks.split(",")
-            for _ in wanted:
-                if len(missing) == len(wanted):
-                    break
-                reply = peer.receive()
-                assert reply.command == "401", reply
-                missing.append(reply.params[1])
-            assert sorted(missing) == sorted(wanted)
-            # The same nick listed as often as fits: at most one whisper per listing.
-            listed = ",".join(["ear"] * ((irc.MAX_MESSAGE_BYTES - 20) // 4))
-            peer.send(f"PRIVMSG {listed} :psst", "PING :psst")
-            peer.until(is_pong("psst"))
-            # Every whisper is in ear's queue once the directory has handled the line.
-            s.directory_caught_up()
-            ear.send("PING :counted")
-            heard = ear.until(is_pong("counted"))
-            whispers = [m for m in heard if m.command == "PRIVMSG"]
-            assert len(whispers) == len(heard) - 1, heard
-            assert 1 <= len(whispers) <= len(listed.split(",")), len(whispers)
-            assert all(m.params == ("ear", "psst") for m in whispers)
-            assert all(m.source == f"wide!wide@{SERVER_NAME}" for m in whispers)
-            peer.send("QUIT")
-            rest, ended = peer.read_to_close()
-            assert (rest[-1:], ended) == ([closing("closed by the session")], "eof")
+    for n, text in enumerate((f"JOIN {thousand_channels}", f"PRIVMSG {thousand_nicks} :hi")):
+        with register(s.server, f"wide{n}") as peer:
+            peer.send(text)
+            replies, ended = peer.read_to_close()
+        assert replies == [too_long(f"wide{n}")]
+        assert ended == "eof"
+
+
+#: TARGMAX for PRIVMSG (the door's 005 says so); JOIN's is the rooms per user.
+PRIVMSG_TARGETS = 4
+
+
+@pytest.mark.parametrize("rate", [RATE_PER_SECOND, 0], ids=["rate limited", "no rate limit"])
+def test_a_thousand_targets_are_too_long_and_a_full_line_of_them_is_cut_to_targmax(
+    rate: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    with IrcScenario(rate=rate) as s:
+        assert_a_thousand_targets_are_too_long(s)
+        with register(s.server, "ear") as ear:
+            started = time.monotonic()
+            peer = register(s.server, "wide")
+            try:
+                # As many unknown nicks as one line holds: a 401 for each of the first four.
+                nicks = targets("n", irc.MAX_MESSAGE_BYTES - len("PRIVMSG  :hi\r\n"))
+                peer.send(f"PRIVMSG {nicks} :hi", "PING :whispered")
+                replies = peer.until(is_pong("whispered"))
+                # The 401s come from the directory: wait until it has answered each.
+                s.directory_caught_up()
+                assert all(m.command in {"401", "PONG"} for m in replies), replies
+                receive_until_count(peer, replies, "401", PRIVMSG_TARGETS)
+                missing = [m.params[1] for m in replies if m.command == "401"]
+                assert missing == nicks.split(",")[:PRIVMSG_TARGETS]
+                # One nick listed as often as fits: four whispers, not 123.
+                listed = ",".join(["ear"] * ((irc.MAX_MESSAGE_BYTES - 20) // 4))
+                peer.send(f"PRIVMSG {listed} :psst", "PING :psst")
+                peer.until(is_pong("psst"))
+                s.directory_caught_up()  # every whisper is in ear's queue
+                ear.send("PING :counted")
+                heard = ear.until(is_pong("counted"))
+                assert (
+                    heard[:-1]
+                    == [
+                        Message(
+                            command="PRIVMSG",
+                            params=("ear", "psst"),
+                            source=f"wide!wide@{SERVER_NAME}",
+                        )
+                    ]
+                    * PRIVMSG_TARGETS
+                )
+                # As many channels as one line holds: cut to the rooms per user, and each
+                # channel after the first spends the rate limit.
+                channels = targets("#t", irc.MAX_MESSAGE_BYTES - len("JOIN \r\n"))
+                peer.send(f"JOIN {channels}", "PING :joined")
+                replies = peer.until(is_pong("joined"))
+                joined = read_room_answers(s, peer, replies)
+                elapsed = time.monotonic() - started
+                assert count(replies, "JOIN") == joined
+                assert s.stats.rooms == 1 + joined
+                assert count(replies, "405") == 0
+                notices = [m for m in replies if m.command == "NOTICE"]
+                spent = 2 + 2 * PRIVMSG_TARGETS + joined  # NICK, USER, the targets, the rooms
+                if rate:
+                    assert RATE_BURST <= spent <= RATE_BURST + rate * elapsed, (spent, elapsed)
+                    assert len(notices) == 1, notices
+                else:
+                    assert joined == DEFAULT_MAX_ROOMS_PER_USER
+                    assert notices == []
+                assert len(replies) == 4 * joined + len(notices) + 1, Counter(
+                    m.command for m in replies
+                )
+                peer.send("QUIT")
+                rest, ended = peer.read_to_close()
+                assert (rest[-1:], ended) == ([closing("closed by the session")], "eof")
+            finally:
+                peer.sock.close()
         s.assert_recovered()
     assert_no_traceback(caplog)
