@@ -232,9 +232,14 @@ class Writer(Actor):
             self._close_when_done()
 
     def _consume(self, sent: int) -> None:
-        self._connection.sent_bytes += sent
-        self._connection.queued_bytes -= sent
+        connection = self._connection
+        connection.sent_bytes += sent
         queue = self._queue
+        if sent == connection.queued_bytes:  # all of it, the usual case
+            connection.queued_bytes = 0
+            queue.clear()
+            return
+        connection.queued_bytes -= sent
         done = 0
         while sent:
             head = queue[done]

@@ -1,6 +1,6 @@
 """IRC relay: actornet's chat IRC door beside an asyncio relay and ngircd, same run.
 
-Three servers, each relaying channel PRIVMSGs to every other member:
+Four servers, each relaying channel PRIVMSGs to every other member:
 
 * actornet: the example chat's IRC door (`python -m examples.chat serve
   --irc-port 0 --rate-limit 0`, the other doors on free ports); its port is
@@ -8,6 +8,10 @@ Three servers, each relaying channel PRIVMSGs to every other member:
 * asyncio (bench/peers/asyncio_irc.py): asyncio streams, a task per
   connection, `readline()` per line, each PRIVMSG built once and written to
   every other member; the baseline;
+* asyncio, buffered (the same relay with --buffered): what a client is sent
+  during one turn of the event loop leaves in one write() at the turn's end,
+  where the baseline makes one write() (a system call) per member per line;
+  asyncio written for fan-out, the strongest Python peer here;
 * ngircd (Debian's C IRC server, `ngircd -n -f CONF`): the ceiling, there to
   show the load generator had headroom. It runs from a config generated in a
   temporary directory (see NGIRCD_CONF: loopback only, penalties off, no
@@ -40,8 +44,9 @@ deliveries/s; p99 and max delivery latency (us; with 10 x 64 lines in flight
 for 99 receivers, latency is mostly queueing: Little's law); "CPU us/del":
 the server process's user + system CPU (/proc/PID/stat, all threads) from
 just before to just after the load generator ran, divided by the deliveries
-it counted (it includes registering and joining); "x asyncio" and "x ngircd":
-actornet's deliveries/s relative to theirs (>1: actornet is faster);
+it counted (it includes registering and joining); "x asyncio", "x buffered"
+and "x ngircd": actornet's deliveries/s relative to theirs (>1: actornet is
+faster);
 "loadgen CPU": the load generator's CPU share during the measured seconds
 (near 100% it may be the limit); "errors": the load generator's error counts
 (lost, out of order, corrupt or unexpected lines, refusals, stalls) over all
@@ -54,7 +59,8 @@ settled again, minus the first, divided by the clients, is the memory per
 idle registered client.
 
 Run: python -m bench.irc [--repeat 3] [--seconds 5] [--server-cores 0,1]
-                         [--servers actornet,asyncio,ngircd] [--idle-clients 2000]
+                         [--servers actornet,asyncio,asyncio-buffered,ngircd]
+                         [--idle-clients 2000]
                          [--ngircd PATH] [--quick]
 --quick: 1 run of 2 s, the first pinning only, 500 idle clients.
 """
@@ -103,9 +109,15 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 ACTORNET = "actornet"
 BASELINE = "asyncio"
+BUFFERED = "asyncio-buffered"
 CEILING = "ngircd"
-SERVERS = (ACTORNET, BASELINE, CEILING)
-LABELS = {ACTORNET: "actornet", BASELINE: "asyncio (baseline)", CEILING: "ngircd (ceiling)"}
+SERVERS = (ACTORNET, BASELINE, BUFFERED, CEILING)
+LABELS = {
+    ACTORNET: "actornet",
+    BASELINE: "asyncio (baseline)",
+    BUFFERED: "asyncio, buffered",
+    CEILING: "ngircd (ceiling)",
+}
 CLIENTS = 100
 SENDERS = 10
 TEXT_BYTES = 64
@@ -245,10 +257,10 @@ def _running(server: str, core: int, ngircd: str | None) -> Iterator[tuple[int, 
             conf.chmod(0o644)  # ngircd may drop root for "nobody" before it re-reads it
             directory.chmod(0o755)
             argv = [ngircd, "-n", "-f", str(conf)]
-        elif server == BASELINE:
+        elif server in (BASELINE, BUFFERED):
             port = free_port()
             argv = [sys.executable, "-m", "bench.peers.asyncio_irc", "--host", HOST,
-                    "--port", str(port)]
+                    "--port", str(port), *(["--buffered"] if server == BUFFERED else [])]
         else:
             port = 0
             argv = [sys.executable, *ACTORNET_ARGV]
@@ -336,7 +348,7 @@ def _run_pinning(pinning: Pinning, servers: Sequence[str], *, repeat: int, secon
 
 def _table(cells: dict[str, Cell]) -> tuple[str, list[str]]:
     header = ["server", "deliveries/s", "p99 us", "max us", "CPU us/del", "x asyncio",
-              "x ngircd", "loadgen CPU", "errors", "failed"]
+              "x buffered", "x ngircd", "loadgen CPU", "errors", "failed"]
     rows: list[list[str]] = []
     notes: list[str] = []
     ours = cells[ACTORNET].median("rate") if ACTORNET in cells else math.nan
@@ -346,7 +358,7 @@ def _table(cells: dict[str, Cell]) -> tuple[str, list[str]]:
         busy = cell.median("loadgen_cpu")
         versus = {
             other: ratio(ours, cells[other].median("rate")) if other in cells else math.nan
-            for other in (BASELINE, CEILING)
+            for other in (BASELINE, BUFFERED, CEILING)
         }
         rows.append([
             LABELS[server],
@@ -355,6 +367,7 @@ def _table(cells: dict[str, Cell]) -> tuple[str, list[str]]:
             number(cell.median("max")),
             number(cell.median("cpu_us"), 2),
             times(versus[BASELINE]) if server == ACTORNET else "",
+            times(versus[BUFFERED]) if server == ACTORNET else "",
             times(versus[CEILING]) if server == ACTORNET else "",
             "-" if math.isnan(busy) else f"{busy:.0f}%",
             number(cell.errors()),
@@ -438,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         table, notes = _table({s: c for s, c in cells.items() if s not in broken or c.samples})
         print(f"\n== {pinning.label}; median of {args.repeat} x {args.seconds:g} s; "
               f"{CLIENTS} clients in #bench, {SENDERS} sending {TEXT_BYTES} B PRIVMSGs, "
-              f"window {WINDOW}; x asyncio / x ngircd: actornet's deliveries/s relative to "
+              f"window {WINDOW}; x asyncio / x buffered / x ngircd: actornet's deliveries/s relative to "
               "theirs, >1 is better; ngircd is the ceiling")
         print(table)
         for note in notes:

@@ -36,9 +36,10 @@ START = 60.0
 @contextmanager
 def server(name: str) -> Iterator[int]:
     """Run the asyncio relay or the chat server (unpinned); yield its IRC port."""
-    if name == "asyncio":
+    if name.startswith("asyncio"):
         port = free_port()
         argv = [sys.executable, "-m", "bench.peers.asyncio_irc", "--port", str(port)]
+        argv += ["--buffered"] if name == "asyncio-buffered" else []
     else:
         port = 0
         argv = [sys.executable, *irc.ACTORNET_ARGV]
@@ -67,7 +68,7 @@ def loadgen(*args: str) -> dict[str, float]:
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("name", ["asyncio", "actornet"])
+@pytest.mark.parametrize("name", ["asyncio", "asyncio-buffered", "actornet"])
 def test_irc_mode_relays_every_line_in_order(name: str) -> None:
     with server(name) as port:
         result = loadgen("irc", "127.0.0.1", str(port), "20", "3", "64", "1", "8")

@@ -1,6 +1,12 @@
 """An asyncio-streams IRC relay, the baseline for bench/irc.py.
 
-Run: python -m bench.peers.asyncio_irc --port N [--host H]
+Run: python -m bench.peers.asyncio_irc --port N [--host H] [--buffered]
+
+With --buffered, what the relay writes to a client during one turn of the event
+loop is collected and written with one `write()` when the turn ends
+(`call_soon`): the batching a fan-out server needs, since one `write()` per
+member per line is one system call each. Without it, every line is written as
+it is made, as most asyncio code does.
 
 Written the way most asyncio servers are: a task per connection, `readline()`
 per line, `str.split` for the parameters, a `drain()` after each line. It
@@ -32,14 +38,27 @@ MAX_LINE = 8192
 
 
 class _Client:
-    __slots__ = ("cap", "channels", "nick", "user", "writer")
+    __slots__ = ("cap", "channels", "nick", "out", "relay", "user", "writer")
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, writer: asyncio.StreamWriter, relay: IrcRelay) -> None:
         self.writer = writer
+        self.relay = relay
+        self.out: list[bytes] = []  # --buffered: lines waiting for the end of the loop's turn
         self.nick: str | None = None  # set by NICK
         self.user: str | None = None  # set by USER
         self.cap = False  # CAP LS seen and no CAP END yet
         self.channels: set[str] = set()  # keys into IrcRelay.channels
+
+    def write(self, data: bytes) -> None:
+        """Send `data`: at once, or (--buffered) with the rest of this turn's lines."""
+        if not self.relay.buffered:
+            self.writer.write(data)
+            return
+        if not self.out:
+            self.relay.pending.append(self)
+            if len(self.relay.pending) == 1:
+                asyncio.get_running_loop().call_soon(self.relay.flush)
+        self.out.append(data)
 
     @property
     def registered(self) -> bool:
@@ -50,7 +69,7 @@ class _Client:
 
     def numeric(self, code: str, *params: str) -> None:
         middle = " ".join((self.nick or "*", *params[:-1]))
-        self.writer.write(f":{SERVER_NAME} {code} {middle} :{params[-1]}\r\n".encode())
+        self.write(f":{SERVER_NAME} {code} {middle} :{params[-1]}\r\n".encode())
 
 
 def _parse(line: str) -> tuple[str, list[str]]:
@@ -70,13 +89,16 @@ def _parse(line: str) -> tuple[str, list[str]]:
 class IrcRelay:
     """Every nick and channel; one `handle` task per connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, buffered: bool = False) -> None:
+        self.buffered = buffered
+        #: --buffered: clients with lines in `out`, flushed once the loop's turn ends.
+        self.pending: list[_Client] = []
         self.nicks: dict[str, _Client] = {}
         self.channels: dict[str, dict[_Client, None]] = {}  # key -> members, in join order
         self.names: dict[str, str] = {}  # key -> the channel's name as its creator wrote it
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        client = _Client(writer)
+        client = _Client(writer, self)
         try:
             while True:
                 line = await reader.readline()
@@ -102,7 +124,7 @@ class IrcRelay:
             return True
         if command == "PING":
             token = params[0] if params else SERVER_NAME
-            client.writer.write(f":{SERVER_NAME} PONG {SERVER_NAME} :{token}\r\n".encode())
+            client.write(f":{SERVER_NAME} PONG {SERVER_NAME} :{token}\r\n".encode())
             return True
         if command == "PONG":
             return True
@@ -126,7 +148,7 @@ class IrcRelay:
             sub = params[0].upper() if params else ""
             if sub == "LS":
                 client.cap = not was
-                client.writer.write(f":{SERVER_NAME} CAP * LS :\r\n".encode())
+                client.write(f":{SERVER_NAME} CAP * LS :\r\n".encode())
             elif sub == "END":
                 client.cap = False
         elif not params:
@@ -162,7 +184,7 @@ class IrcRelay:
         client.channels.add(key)
         line = f":{client.source()} JOIN {name}\r\n".encode()
         for member in members:
-            member.writer.write(line)
+            member.write(line)
         client.numeric("353", "=", name, " ".join(member.nick or "" for member in members))
         client.numeric("366", name, "End of /NAMES list")
 
@@ -173,7 +195,7 @@ class IrcRelay:
             if to is None:
                 client.numeric("401", target, "No such nick/channel")
             else:
-                to.writer.write(f":{client.source()} PRIVMSG {to.nick} :{text}\r\n".encode())
+                to.write(f":{client.source()} PRIVMSG {to.nick} :{text}\r\n".encode())
             return
         members = self.channels.get(key)
         if members is None or client not in members:
@@ -182,7 +204,7 @@ class IrcRelay:
         line = f":{client.source()} PRIVMSG {self.names[key]} :{text}\r\n".encode()
         for member in members:
             if member is not client:
-                member.writer.write(line)
+                member.write(line)
 
     def leave_all(self, client: _Client, reason: str) -> None:
         if client.nick is not None and self.nicks.get(client.nick.lower()) is client:
@@ -198,12 +220,20 @@ class IrcRelay:
             for member in members:
                 if member not in told:
                     told.add(member)
-                    member.writer.write(line)
+                    member.write(line)
         client.channels.clear()
 
 
-async def _serve(host: str, port: int) -> None:
-    relay = IrcRelay()
+    def flush(self) -> None:
+        """--buffered: write each pending client's lines in one `write()`."""
+        pending, self.pending = self.pending, []
+        for client in pending:
+            client.writer.write(b"".join(client.out))
+            client.out.clear()
+
+
+async def _serve(host: str, port: int, *, buffered: bool) -> None:
+    relay = IrcRelay(buffered=buffered)
     server = await asyncio.start_server(relay.handle, host, port, backlog=4096, limit=MAX_LINE)
     print(f"asyncio IRC relay listening on {host}:{port}", flush=True)
     async with server:
@@ -215,9 +245,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="asyncio-streams IRC relay")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--buffered",
+        action="store_true",
+        help="collect each client's lines and write them once per event-loop turn",
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port))
+        asyncio.run(_serve(args.host, args.port, buffered=args.buffered))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -231,7 +231,7 @@ class Member:
     reader in another thread sees the old value or the new one).
     """
 
-    __slots__ = ("away", "echo", "outbox", "peer", "render", "shared")
+    __slots__ = ("away", "echo", "once_per_user", "outbox", "peer", "render", "rooms", "shared")
 
     def __init__(
         self,
@@ -240,6 +240,7 @@ class Member:
         *,
         shared: Renderer | None = None,
         echo: bool = True,
+        once_per_user: bool = False,
     ) -> None:
         self.outbox = outbox
         #: Renders what is sent to this member alone.
@@ -248,6 +249,11 @@ class Member:
         self.shared = render if shared is None else shared
         #: Whether the member gets its own room lines and private messages back.
         self.echo = echo
+        #: Whether a nick change or quit of someone sharing several rooms with this member
+        #: comes once (IRC's NICK and QUIT name no room) rather than once per room.
+        self.once_per_user = once_per_user
+        #: The keys of the rooms the user is in (its `ChatUser` keeps them).
+        self.rooms: Container[str] = ()
         #: The away message, "" while the user is not away.
         self.away = ""
         self.peer = outbox.peer
@@ -262,14 +268,25 @@ class Member:
             self.outbox.send_frame(frame)
 
 
-def broadcast(event: ChatEvent, members: list[Member], *, speaker: Member | None = None) -> None:
+def broadcast(
+    event: ChatEvent,
+    members: list[Member],
+    *,
+    speaker: Member | None = None,
+    announced_in: Sequence[str] = (),
+) -> None:
     """Deliver one event to many members, rendering it once per shared renderer.
 
     `speaker`, the member whose line it is, gets it only if it asked for echoes.
+    `announced_in` are the keys of the rooms that announce the same nick change or
+    quit before this one: a member that wants it `once_per_user` and is in one of
+    them hears it there instead.
     """
     rendered: dict[Renderer, bytes] = {}
     for member in members:
         if member is speaker and not member.echo:
+            continue
+        if announced_in and member.once_per_user and any(k in member.rooms for k in announced_in):
             continue
         render = member.shared
         frame = rendered.get(render)

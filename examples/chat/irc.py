@@ -117,7 +117,9 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
     def on_connect(self) -> None:
         """Create the user; start the heartbeat and the registration deadline."""
         self.user = self.own.user = ChatUser(
-            Member(self.conn_outbox, self.own, shared=self.own.shared, echo=False),
+            Member(
+                self.conn_outbox, self.own, shared=self.own.shared, echo=False, once_per_user=True
+            ),
             self.directory_ref,
             self.actor_ref,
             close=self.close,
@@ -166,7 +168,8 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
         elif not params:
             self.send_numeric(_N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
         elif command == "NICK" and user.registered:
-            user.handle(commands.ChangeNick(params[0]))
+            if params[0] != user.nick:  # the same nick, as IRC servers do, changes nothing
+                user.handle(commands.ChangeNick(params[0]))
         elif command == "NICK":
             self.client.wanted_nick = params[0]
         elif user.registered:
@@ -226,7 +229,10 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
 
         Each target after the first is a command of its own to the rate limit.
         """
-        targets = listed.split(",")[:most]
+        unique: dict[str, str] = {}
+        for target in listed.split(","):  # a target named twice is one target
+            unique.setdefault(rules.key(target), target)
+        targets = list(unique.values())[:most]
         for count in range(1, len(targets)):
             if not user.admit():
                 return targets[:count]

@@ -45,11 +45,15 @@ class Enter:
 
 @dataclass(frozen=True, slots=True)
 class Exit:
-    """Remove `member`, telling the others it left (or quit, if `quit`)."""
+    """Remove `member`, telling the others it left (or quit, if `quit`).
+
+    `rooms` are the keys of every room the quitter is in, in the order they announce it.
+    """
 
     member: Member
     reason: str
     quit: bool
+    rooms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +67,11 @@ class SayIn:
 
 @dataclass(frozen=True, slots=True)
 class Rename:
-    """`member` is now called `new`."""
+    """`member` is now called `new`; `rooms` as in `Exit`."""
 
     member: Member
     new: str
+    rooms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +198,8 @@ class Room(actornet.Actor):
             old = self.members.get(message.member)
             if old is not None:
                 self.members[message.member] = message.new
-                broadcast(NickChange(self.name, old, message.new), list(self.members))
+                change = NickChange(self.name, old, message.new)
+                broadcast(change, list(self.members), announced_in=self._before(message.rooms))
         elif isinstance(message, ChangeTopic):
             nick = self.members.get(message.member)
             if nick is not None:
@@ -266,10 +272,15 @@ class Room(actornet.Actor):
             return
         if message.quit:
             del self.members[message.member]
-            broadcast(MemberQuit(self.name, nick, message.reason), list(self.members))
+            quit_ = MemberQuit(self.name, nick, message.reason)
+            broadcast(quit_, list(self.members), announced_in=self._before(message.rooms))
         else:
             broadcast(MemberLeft(self.name, nick, message.reason), list(self.members))
             del self.members[message.member]
+
+    def _before(self, rooms: tuple[str, ...]) -> tuple[str, ...]:
+        """The rooms in `rooms` that announce a change before this one."""
+        return rooms[: rooms.index(self.key)] if self.key in rooms else ()
 
     def _topic(self) -> TopicIs:
         return TopicIs(self.name, self.topic, self.topic_by, self.topic_ms)

@@ -129,6 +129,7 @@ class ChatUser:
         self.rooms: dict[str, pykka.ActorRef[Room]] = {}
         #: The display name of each room in `rooms`, by key.
         self.room_names: dict[str, str] = {}
+        member.rooms = self.rooms
         #: Rooms being joined, by key, with the commands held for each.
         self.joining: dict[str, list[SayIn | ChangeTopic]] = {}
         # rate_per_second=0 turns limiting off (benchmarks, trusted clients).
@@ -203,8 +204,9 @@ class ChatUser:
             self.exit_reason = self.quit_reason
         else:
             self.exit_reason = fatal if fatal is not None else reason.value
+        farewell = Exit(self.member, self.exit_reason, quit=True, rooms=tuple(sorted(self.rooms)))
         for room_ref in self.rooms.values():
-            actornet.tell_or_drop(room_ref, Exit(self.member, self.exit_reason, quit=True))
+            actornet.tell_or_drop(room_ref, farewell)
         self.directory_ref.tell(Unregister(self.member))
         logger.info(
             "%s from %s disconnected: %s",
@@ -259,8 +261,9 @@ class ChatUser:
             return
         if not self.rooms:
             self.member.deliver(NickChange("", old, granted.nick))
+        rename = Rename(self.member, granted.nick, tuple(sorted(self.rooms)))
         for room_ref in self.rooms.values():
-            actornet.tell_or_drop(room_ref, Rename(self.member, granted.nick))
+            actornet.tell_or_drop(room_ref, rename)
 
     def _nick_refused(self, refused: NickRefused) -> None:
         self._refuse(Refusal.NICK_IN_USE, refused.nick, f"{refused.nick} is taken; pick another")

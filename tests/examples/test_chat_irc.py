@@ -627,3 +627,35 @@ def test_replies_that_echo_hostile_parameters_are_cut_to_fit_and_the_connection_
         assert commands == sorted(["403", "432", "401", "318", "CAP", "PONG", "421"])
         assert all(len(irc.encode(m)) <= irc.MAX_MESSAGE_BYTES for m in replies)
         assert next(m for m in replies if m.command == "403").params[1] == "#a_b"
+
+
+def wait_for_all(client: Client, wanted: set[Any]) -> None:
+    """Receive until every message in `wanted` has come, in any order."""
+    while wanted:
+        wanted.discard(client.receive())
+
+
+def test_a_rename_or_quit_reaches_each_irc_user_once_however_many_rooms_they_share() -> None:
+    rooms = ("#one", "#two", "#three")
+    with chat_doors() as doors:
+        ann, cid = register_irc(doors, "ann"), register_irc(doors, "cid")
+        bob = register_binary(doors, "bob")
+        for room in rooms:
+            join_irc(ann, room)
+            join_irc(cid, room)
+            bob.send(chat.Join(room=room))
+            receive_until(bob, chat.NamesEnd(room=room, count=3))
+        mark(ann)
+        mark(cid)
+        ann.send("NICK anna")
+        ann.send("NICK anna")  # the same nick again: nothing happens
+        # Once bob, on the binary door, has each room's NickChanged, every room has queued
+        # its copies for ann and cid: whatever they got comes before the answer to a PING.
+        wait_for_all(bob, {chat.NickChanged(room=room, old="ann", new="anna") for room in rooms})
+        assert [m.command for m in mark(cid)] == ["NICK"]
+        assert [m.command for m in mark(ann)] == ["NICK"]
+        cid.send("PRIVMSG anna,ANNA :one copy")  # a target named twice is one target
+        assert [m.params for m in mark(ann)] == [("anna", "one copy")]
+        cid.send("QUIT :bye")
+        wait_for_all(bob, {chat.Quitted(room=room, nick="cid", reason="bye") for room in rooms})
+        assert [m.command for m in mark(ann)] == ["QUIT"]

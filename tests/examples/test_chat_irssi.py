@@ -7,7 +7,7 @@ scripts, a log of every window in the temporary directory. The test types into i
 `python -m examples.chat serve` as a subprocess; the other users are the terminal client in
 script mode (binary door) and a `websockets` client (browser door). Every wait polls against a
 deadline. Without irssi or tmux the tests are skipped, except in CI (`CI=true`), where that
-fails. A second test shows, as a strict xfail, how irssi prints the door's repeated NICK lines.
+fails. A second test checks that irssi shows a rename once in each channel window.
 """
 
 from __future__ import annotations
@@ -226,13 +226,6 @@ def test_irssi_chats_with_a_terminal_client_and_a_websocket_user(
         assert "#lobby: < termuser> hi irssi, from the terminal" in irssi.logged()
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="door bug: a rename reaches an IRC user once per room the two share "
-    "(':renamer!renamer@actornet-chat NICK renamed' twice for two rooms), and irssi prints "
-    "each copy in every channel window the nick is in: four lines instead of two",
-)
 def test_irssi_shows_a_rename_once_in_each_channel_window(
     server: ChatServer, tmp_path: Path
 ) -> None:
