@@ -102,6 +102,25 @@ class ChatUser:
     rooms per user, the directory and the rooms the rest.
     """
 
+    __slots__ = (
+        "bucket",
+        "close",
+        "directory_ref",
+        "exit_reason",
+        "held",
+        "joining",
+        "max_rooms",
+        "member",
+        "nick",
+        "quit_reason",
+        "rate_error_at",
+        "room_names",
+        "rooms",
+        "server_name",
+        "session_ref",
+        "state",
+    )
+
     def __init__(  # noqa: PLR0913 - what a user is wired to
         self,
         member: Member,
