@@ -451,8 +451,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         table, notes = _table({s: c for s, c in cells.items() if s not in broken or c.samples})
         print(f"\n== {pinning.label}; median of {args.repeat} x {args.seconds:g} s; "
               f"{CLIENTS} clients in #bench, {SENDERS} sending {TEXT_BYTES} B PRIVMSGs, "
-              f"window {WINDOW}; x asyncio / x buffered / x ngircd: actornet's deliveries/s relative to "
-              "theirs, >1 is better; ngircd is the ceiling")
+              f"window {WINDOW}; x asyncio / x buffered / x ngircd: actornet's deliveries/s "
+              "relative to theirs, >1 is better; ngircd is the ceiling")
         print(table)
         for note in notes:
             print(f"note: {note}")

@@ -366,7 +366,9 @@ class OwnLines:
         numeric = _REFUSALS.get(e.refusal)
         if numeric is None:
             return [self.notice(e.detail)]
-        return [self.numeric(numeric, *([e.subject] if e.subject else []), e.detail)]
+        # The chat's words for this one name the binary door's Hello.
+        detail = "You have not registered" if numeric is _N.ERR_NOTREGISTERED else e.detail
+        return [self.numeric(numeric, *([e.subject] if e.subject else []), detail)]
 
 
 _OWN: dict[type[Any], Callable[[OwnLines, Any], list[Message]]] = {

@@ -6,8 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from examples.chat import rules
-from examples.chat.events import MessageSaid
-from examples.chat.irc_lines import from_irc_text, shared_lines
+from examples.chat.events import MessageSaid, Refusal, Refused
+from examples.chat.irc_lines import OwnLines, from_irc_text, shared_lines
+from examples.chat.limits import ChatLimits
 from protocols import irc
 
 _texts = st.text(
@@ -49,3 +50,11 @@ def test_irc_text_loses_formatting_and_an_action_becomes_slash_me() -> None:
     assert from_irc_text("\x02b\x02 \x1dit\x1d \x0304,12c\x03 \x04ff0000hex\x0f") == "b it c hex"
     assert from_irc_text("\x01VERSION\x01") is None
     assert from_irc_text("plain: text") == "plain: text"
+
+
+def test_a_refusal_to_register_speaks_irc_not_the_binary_doors_hello() -> None:
+    own = OwnLines("chat.test", ChatLimits(), shared_lines("chat.test", server_time=False))
+    refused = Refused(Refusal.NOT_REGISTERED, "", "send Hello with your nick first")
+    assert own.refused(refused) == [
+        irc.Message(command="451", params=("*", "You have not registered"), source="chat.test")
+    ]
