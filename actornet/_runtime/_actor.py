@@ -147,6 +147,8 @@ class Actor(PykkaActor):
       and `actornet.stop_all()` cover them instead.
     * Worker threads are daemon threads: running actors do not keep the process
       alive.
+    * A turn handles up to a few dozen messages in a row; `on_turn_end()` runs
+      after each turn, for work worth doing once for all of them.
 
     A handler may block, for example in `ask(...).get()`; the dispatcher lends
     the pool another thread meanwhile. Code that blocks for long or often is
@@ -164,6 +166,22 @@ class Actor(PykkaActor):
 
     actor_inbox: Mailbox
     actor_stopped: _StopFlag
+    # Whether the class overrides on_turn_end(); set for each subclass.
+    _actor_ends_turns: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._actor_ends_turns = cls.on_turn_end is not Actor.on_turn_end
+
+    def on_turn_end(self) -> None:
+        """Finish what this turn's messages started; runs after every turn.
+
+        A turn is the messages handled in a row before the worker moves on to
+        another actor (at most a few dozen, fewer when the mailbox empties). A
+        room, say, may collect the lines of a turn and send each member one
+        write for all of them. Runs only if a subclass overrides it; an
+        exception is handled as one from `on_receive()` is.
+        """
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> ActorRef[Self]:
@@ -248,6 +266,15 @@ class Actor(PykkaActor):
             if envelope is None:
                 break
             handle(envelope)
+        if self._actor_ends_turns and not stopped._flag:
+            try:
+                self.on_turn_end()
+            except Exception:
+                self._handle_failure(*sys.exc_info())
+                try:
+                    self.on_failure(*sys.exc_info())
+                except Exception:
+                    self._handle_failure(*sys.exc_info())
         if stopped._flag:
             inbox.release()
 

@@ -296,6 +296,34 @@ def broadcast(
             member.outbox.send_frame(frame)
 
 
+def broadcast_lines(lines: list[tuple[Member, MessageSaid]], members: list[Member]) -> None:
+    """Deliver several room lines, in order, to many members in one frame each.
+
+    Each line is rendered once per shared renderer and the renderings are
+    joined; a speaker that did not ask for echoes gets the other lines only.
+    """
+    if len(lines) == 1:
+        speaker, line = lines[0]
+        broadcast(line, members, speaker=speaker)
+        return
+    unechoed = {speaker for speaker, _ in lines if not speaker.echo}
+    rendered: dict[Renderer, list[bytes]] = {}
+    joined: dict[Renderer, bytes] = {}
+    for member in members:
+        render = member.shared
+        frames = rendered.get(render)
+        if frames is None:
+            frames = rendered[render] = [_render(render, line) for _, line in lines]
+        if member in unechoed:
+            frame = b"".join(f for (s, _), f in zip(lines, frames, strict=True) if s is not member)
+        elif (shared := joined.get(render)) is not None:
+            frame = shared
+        else:
+            frame = joined[render] = b"".join(frames)
+        if frame:
+            member.outbox.send_frame(frame)
+
+
 def _render(render: Renderer, event: ChatEvent) -> bytes:
     """Render `event`; a renderer that fails costs only this event (logged), never the caller."""
     try:

@@ -229,6 +229,8 @@ class IrcChatSession(actornet.Session[irc.IrcEvent]):
 
         Each target after the first is a command of its own to the rate limit.
         """
+        if "," not in listed:
+            return [listed]  # one target, the usual case
         unique: dict[str, str] = {}
         for target in listed.split(","):  # a target named twice is one target
             unique.setdefault(rules.key(target), target)

@@ -82,6 +82,8 @@ def from_irc_text(text: str) -> str | None:
     Returns None for any other CTCP request (VERSION, PING, DCC...), which the
     chat does not carry.
     """
+    if text.isascii() and text.isprintable():
+        return text  # no CTCP, no formatting: the usual line
     if text.startswith("\x01"):
         body = text[1:].removesuffix("\x01")
         if not body.upper().startswith("ACTION"):

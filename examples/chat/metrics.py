@@ -102,7 +102,9 @@ class ChatMetrics:
                 "actornet_frames_received", "Frames (messages) received.", labels=["door"]
             ),
             "frames_out": CounterMetricFamily(
-                "actornet_frames_sent", "Frames (messages) queued for sending.", labels=["door"]
+                "actornet_frames_sent",
+                "Frames queued for sending (a room's lines of one turn count as one).",
+                labels=["door"],
             ),
             "bytes_in": CounterMetricFamily(
                 "actornet_bytes_received", "Bytes read from sockets.", labels=["door"]

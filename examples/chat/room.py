@@ -19,6 +19,7 @@ from examples.chat.events import (
     Refusal,
     TopicIs,
     broadcast,
+    broadcast_lines,
 )
 from examples.chat.limits import DEFAULT_HISTORY_LINES, ChatLimits, line_bytes
 
@@ -144,6 +145,10 @@ def now_ms() -> int:
 class Room(actornet.Actor):
     """One chat room: members, topic, recent history; every broadcast encoded once.
 
+    The lines said in one turn go out together when it ends (`on_turn_end`):
+    each member gets one write for all of them, in order, and anything else the
+    room sends comes after the lines said before it.
+
     History keeps the last `limits.history_lines` lines, and only as many of
     them as fit in `history_size` bytes (`line_bytes()` each), dropping
     the oldest first; the directory lowers `history_size` when there are many
@@ -175,6 +180,17 @@ class Room(actornet.Actor):
         self.history_size = self.limits.history_bytes if history_size is None else history_size
         self.entries = 0
         self.said = 0
+        #: This turn's lines, not yet broadcast: (speaker, line), oldest first.
+        self.lines: list[tuple[Member, MessageSaid]] = []
+
+    def on_turn_end(self) -> None:
+        """Broadcast the lines said this turn: one write per member for all of them."""
+        if self.lines:
+            self._broadcast_lines()
+
+    def _broadcast_lines(self) -> None:
+        lines, self.lines = self.lines, []
+        broadcast_lines(lines, list(self.members))
 
     def on_receive(self, message: Any) -> None:  # noqa: C901, PLR0912 - one branch per command
         """Apply one command, then report the room's state to the directory."""
@@ -184,8 +200,10 @@ class Room(actornet.Actor):
                 said = MessageSaid(self.name, nick, message.text, now_ms(), notice=message.notice)
                 self.said += 1
                 self._keep(nick, message.text, said.time_ms)
-                broadcast(said, list(self.members), speaker=message.member)
+                self.lines.append((message.member, said))  # sent at the turn's end
             return  # membership and topic unchanged: nothing to report
+        if self.lines:
+            self._broadcast_lines()  # what was said before this message goes first
         if isinstance(message, HistoryShare):
             self.history_size = message.size
             self._trim()
