@@ -20,6 +20,7 @@ from actornet._runtime._worker import blocking
 from actornet._server import Server, serve_tcp
 from actornet._session import Outbox, Session
 from actornet._statistics import ConnectionStatistics, ServerStatistics
+from actornet._tls import TlsInfo
 
 __all__ = [
     "Actor",
@@ -33,6 +34,7 @@ __all__ = [
     "Server",
     "ServerStatistics",
     "Session",
+    "TlsInfo",
     "blocking",
     "connect_tcp",
     "connect_ws",

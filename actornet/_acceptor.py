@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from actornet._connection import format_peer, open_connection
 from actornet._messages import READABLE, Readable
 from actornet._runtime._actor import Actor, default_dispatcher
+from actornet._tls import TlsChannel
 
 if TYPE_CHECKING:
     import socket
@@ -100,6 +101,7 @@ class Acceptor(Actor):
                     session_kwargs=server.session_kwargs,
                     on_opened=server._connection_opened,
                     on_closed=server._connection_closed,
+                    tls=None if server.ssl is None else TlsChannel(server.ssl, server_side=True),
                 )
             except Exception:
                 logger.exception("could not start a connection for %s", format_peer(peer))

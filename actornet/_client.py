@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from actornet._connection import open_connection
 from actornet._limits import Limits
 from actornet._runtime._worker import blocking
+from actornet._tls import TlsChannel
 from protocols import websocket
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from ssl import SSLContext
 
     from pykka import ActorRef
 
@@ -37,12 +39,22 @@ def connect_tcp(  # noqa: PLR0913 - every argument is a documented knob
     timeout: float = DEFAULT_CONNECT_TIMEOUT,
     session_args: tuple[Any, ...] = (),
     session_kwargs: dict[str, Any] | None = None,
+    ssl: SSLContext | None = None,
+    server_hostname: str | None = None,
 ) -> ActorRef[SessionT]:
     """Connect to host:port and serve the connection with a new `session_class` actor.
 
     The connection gets a reader, a writer and a session, exactly as on a
     server; `on_connect()` runs once it is open. Connecting blocks the caller
     (declared as blocking when called from an actor).
+
+    With `ssl` (a client context: `ssl.create_default_context()` verifies the
+    server's certificate against the system's CAs and its name against
+    `server_hostname`, `host` by default), the connection speaks TLS and
+    `on_connect()` runs once the handshake is done. A failed handshake (a bad
+    or expired certificate, a wrong name) ends the connection before it, as a
+    failed protocol handshake does: no hook runs, the session stops, and one
+    INFO line of `actornet.reader` gives the peer and OpenSSL's reason.
 
     Returns:
         A ref to the session.
@@ -53,6 +65,9 @@ def connect_tcp(  # noqa: PLR0913 - every argument is a documented knob
     """
     with blocking():
         sock = socket.create_connection((host, port), timeout=timeout)
+    tls = None
+    if ssl is not None:
+        tls = TlsChannel(ssl, server_side=False, server_hostname=server_hostname or host)
     connection = open_connection(
         sock,
         session_class,
@@ -60,6 +75,7 @@ def connect_tcp(  # noqa: PLR0913 - every argument is a documented knob
         limits or Limits(),
         session_args=session_args,
         session_kwargs=session_kwargs,
+        tls=tls,
     )
     ref: ActorRef[SessionT] = connection.session_ref
     return ref

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from actornet._runtime._mailbox import Mailbox
     from actornet._runtime._poller import Registration
     from actornet._session import Session
+    from actornet._tls import TlsChannel
     from protocols import WireProtocol
 
 __all__ = ["Connection", "open_connection"]
@@ -57,11 +58,12 @@ class Connection:
         "session_inbox",
         "session_ref",
         "sock",
+        "tls",
         "wire",
         "writer_ref",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the parts of a connection, named
         self,
         *,
         sock: socket.socket,
@@ -69,8 +71,11 @@ class Connection:
         wire: WireProtocol[Any],
         limits: Limits,
         on_closed: Callable[[Connection], None] | None,
+        tls: TlsChannel | None = None,
     ) -> None:
         self.sock = sock
+        #: The connection's TLS, or None for plain TCP.
+        self.tls = tls
         #: The peer's address, as `socket.getpeername()` gave it.
         self.peer = peer
         self.wire = wire
@@ -132,6 +137,7 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
     session_kwargs: dict[str, Any] | None = None,
     on_opened: Callable[[Connection], None] | None = None,
     on_closed: Callable[[Connection], None] | None = None,
+    tls: TlsChannel | None = None,
 ) -> Connection:
     """Start a reader, a writer and a session for a connected socket.
 
@@ -139,7 +145,8 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
     it is closed when the connection ends, or at once if starting fails.
     `on_opened` is called before any actor starts and `on_closed` once the
     socket is closed (also when starting fails), so a caller's bookkeeping sees
-    every connection open before it closes.
+    every connection open before it closes. With `tls`, the session's hooks
+    wait for the TLS handshake, as for a protocol's own handshake.
 
     Returns:
         The wired connection; `connection.session_ref` reaches the session.
@@ -161,8 +168,10 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
         wire=wire,
         limits=limits,
         on_closed=on_closed,
+        tls=tls,
     )
-    sender = wire.encoder()
+    # Over TLS the reader hands the session its sender once the handshake is done.
+    sender = wire.encoder() if tls is None else None
     connection.handshake_pending = sender is None
     if on_opened is not None:
         on_opened(connection)

@@ -42,6 +42,7 @@ reads no more.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +61,7 @@ from actornet._messages import (
     ResumeReading,
 )
 from actornet._runtime._actor import Actor, tell_or_drop
-from protocols import Decoder, RemoteProtocolError
+from protocols import Decoder, Opened, RemoteProtocolError
 
 if TYPE_CHECKING:
     import socket
@@ -69,6 +70,12 @@ if TYPE_CHECKING:
     from actornet._runtime._poller import Timer
 
 __all__ = ["Reader"]
+
+
+def _tls_reason(error: ssl.SSLError) -> str:
+    """The reason OpenSSL gave, in a few words (such as "WRONG_VERSION_NUMBER")."""
+    verify = getattr(error, "verify_message", None)
+    return str(verify or error.reason or error)
 
 logger = logging.getLogger("actornet.reader")
 
@@ -110,6 +117,11 @@ class Reader(Actor):
             first = self._decoder.data_to_send()
             if first:
                 self._connection.outgoing.put(first)
+        tls = self._connection.tls
+        if tls is not None:
+            tls.start()
+            if tls.has_output():
+                self._connection.outgoing.put(b"")  # the writer sends the ClientHello
 
     def on_stop(self) -> None:
         """Cancel the timers."""
@@ -159,10 +171,7 @@ class Reader(Actor):
             if data:
                 self._last_input = time.monotonic()
                 connection.received_bytes += len(data)
-            if not self._take_in(data):
-                return
-            if not data:
-                self._end(DisconnectReason.PEER_CLOSED, None)
+            if not self._take_in_chunk(data):
                 return
             if len(data) < receive_size and not (registration and registration.hung_up):
                 # A short read drained the socket: the next recv would only
@@ -179,6 +188,58 @@ class Reader(Actor):
             self._receiver_failed(exc)
             return False
         return self._deliver() and not self._done
+
+    def _take_in_chunk(self, data: bytes) -> bool:
+        """Take one read (b"" at the end of the stream); False once reading ends."""
+        if self._connection.tls is not None:
+            return self._take_in_tls(data)
+        if not self._take_in(data):
+            return False
+        if not data:
+            self._end(DisconnectReason.PEER_CLOSED, None)
+            return False
+        return True
+
+    def _take_in_tls(self, data: bytes) -> bool:
+        """Decrypt one chunk and feed the plaintext to the protocol; False once reading ends."""
+        connection = self._connection
+        tls = connection.tls
+        assert tls is not None
+        opening = not tls.established
+        try:
+            plaintext = tls.receive(data)
+        except ssl.SSLError as exc:
+            # One line, no traceback: a peer that cannot speak TLS to us is routine.
+            logger.info("closing %s: TLS failed: %s", connection, _tls_reason(exc))
+            if tls.has_output():
+                connection.outgoing.put(b"")  # the alert that says why
+            self._end(DisconnectReason.PROTOCOL_ERROR, exc)
+            return False
+        if tls.has_output():
+            connection.outgoing.put(b"")  # the handshake's answer, or the held plaintext
+        if opening and tls.established:
+            logger.debug("%s: TLS established: %s", connection, tls.info)
+            if not self._stateful:
+                self._open_without_handshake()
+        if plaintext and not self._take_in(plaintext):
+            return False
+        if data and not tls.closed_by_peer:
+            return True
+        if not self._take_in(b""):
+            return False
+        self._end(DisconnectReason.PEER_CLOSED, None)
+        return False
+
+    def _open_without_handshake(self) -> None:
+        """Over TLS, a protocol without a handshake of its own opens with TLS's."""
+        sender = self._connection.wire.encoder()
+        if sender is None or not self._awaiting_open:
+            return
+        self._awaiting_open = False
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
+        self._tell_session(ProtocolOpened(Opened(sender=sender, details=None)))
 
     def _recv(self, sock: socket.socket, size: int) -> bytes | None:
         """Return what one recv gives, or None if it would block or the connection broke."""

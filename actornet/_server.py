@@ -7,6 +7,7 @@ import logging
 import signal
 import socket
 import threading
+from ssl import OP_NO_RENEGOTIATION, SSLContext
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
@@ -18,6 +19,7 @@ from actornet._limits import Limits, default_max_connections
 from actornet._messages import SHUTDOWN, Close
 from actornet._runtime._actor import tell_or_drop
 from actornet._statistics import ServerStatistics
+from actornet._tls import remember_server_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -68,12 +70,15 @@ class Server(Generic[EventT]):
         limits: Limits,
         session_args: tuple[Any, ...],
         session_kwargs: dict[str, Any],
+        ssl: SSLContext | None = None,
     ) -> None:
         self.session_class = session_class
         self.wire = wire
         self.limits = limits
         self.session_args = session_args
         self.session_kwargs = session_kwargs
+        #: The server-side TLS context, or None for plain TCP.
+        self.ssl = ssl
         #: The address the server listens on: (host, port).
         self.address: tuple[str, int] = listener.getsockname()[:2]
         self._connections: dict[int, Connection] = {}
@@ -248,6 +253,7 @@ def serve_tcp(  # noqa: PLR0913 - every argument is a documented knob
     session_args: tuple[Any, ...] = (),
     session_kwargs: dict[str, Any] | None = None,
     backlog: int = DEFAULT_BACKLOG,
+    ssl: SSLContext | None = None,
 ) -> Server[EventT]:
     """Listen on host:port and serve each connection with a new `session_class` actor.
 
@@ -266,11 +272,19 @@ def serve_tcp(  # noqa: PLR0913 - every argument is a documented knob
         session_args: positional arguments for each session's constructor.
         session_kwargs: keyword arguments for each session's constructor.
         backlog: pending connections the kernel may queue.
+        ssl: a server-side context (`ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)`
+            with `load_cert_chain()`) to speak TLS on every connection. The session's hooks
+            run once the handshake is done, within `Limits.handshake_timeout`; `conn_tls`
+            says what it established. Renegotiation is refused (the context gains
+            `OP_NO_RENEGOTIATION`), and the context records each client's SNI name.
 
     Raises:
         OSError: if the address cannot be bound (in use, not permitted).
     """
     limits = limits or Limits()
+    if ssl is not None:
+        ssl.options |= OP_NO_RENEGOTIATION
+        remember_server_name(ssl)
     allowed = default_max_connections()
     if limits.max_connections > allowed:
         logger.warning(
@@ -297,6 +311,7 @@ def serve_tcp(  # noqa: PLR0913 - every argument is a documented knob
         limits=limits,
         session_args=session_args,
         session_kwargs=session_kwargs or {},
+        ssl=ssl,
     )
-    logger.info("listening on %s", format_peer(server.address))
+    logger.info("listening on %s%s", format_peer(server.address), " (TLS)" if ssl else "")
     return server

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from actornet._limits import Limits
     from actornet._outgoing import Outgoing
     from actornet._statistics import ConnectionStatistics
+    from actornet._tls import TlsInfo
     from protocols import Opened, Sender, WireProtocol
 
 __all__ = ["Outbox", "Session"]
@@ -148,6 +149,16 @@ class Session(Actor, Generic[EventT]):
         """The wire format this connection speaks."""
         wire: WireProtocol[EventT] = self._connection().wire
         return wire
+
+    @property
+    def conn_tls(self) -> TlsInfo | None:
+        """What the TLS handshake established, or None on a plain TCP connection.
+
+        Version, cipher, ALPN protocol, SNI name and peer certificate (`actornet.TlsInfo`);
+        set before `on_connect()` runs.
+        """
+        tls = self._connection().tls
+        return None if tls is None else tls.info
 
     def _connection(self) -> Connection:
         if self._conn is None:

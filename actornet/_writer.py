@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,7 @@ from actornet._runtime._actor import Actor, tell_or_drop
 if TYPE_CHECKING:
     from actornet._connection import Connection
     from actornet._runtime._poller import Timer
+    from actornet._tls import TlsChannel
 
 __all__ = ["Writer"]
 
@@ -104,6 +106,8 @@ class Writer(Actor):
         notified = type(message) is FlushOutgoing
         if notified or len(outgoing):
             frames = outgoing.take()
+            if self._connection.tls is not None:
+                frames = self._encrypt(frames)
             if frames:
                 self._queue_frames(frames)
                 if not self._waiting_writable and type(message) is not Close:
@@ -154,6 +158,19 @@ class Writer(Actor):
     def on_failure(self, *_exc_info: object) -> None:
         """Close the socket; the failure itself is logged by the runtime."""
         self._close_socket(reset=True)
+
+    def _encrypt(self, frames: list[bytes]) -> list[bytes]:
+        """Turn plaintext frames into the TLS records to send (none while the handshake runs)."""
+        tls = self._connection.tls
+        assert tls is not None
+        if self._closed or self._failed:
+            return frames  # counted as dropped by _queue_frame
+        try:
+            records = tls.encrypt(frames)
+        except ssl.SSLError as exc:
+            self._fail(DisconnectReason.CONNECTION_BROKEN, exc)
+            return []
+        return [records] if records else []
 
     def _queue_frames(self, frames: list[bytes]) -> None:
         """Queue what `Outgoing` held, all at once when it fits under the limit."""
@@ -274,12 +291,25 @@ class Writer(Actor):
             self._close_socket(reset=True)
             return
         self._lingering = linger and not self._reader_done
+        tls = self._connection.tls
+        if tls is not None:
+            self._queue_close_notify(tls)
         if not self._queue and not self._lingering:
             self._close_socket()
             return
         if self._deadline is None:
             self._deadline = self.tell_later(self._connection.limits.close_timeout, CLOSE_DEADLINE)
         self._flush()
+
+    def _queue_close_notify(self, tls: TlsChannel) -> None:
+        """Queue TLS's close_notify (after any plaintext still held) to go before the FIN."""
+        try:
+            records = tls.close()
+        except ssl.SSLError:
+            return  # TLS already failed: the socket closes without it
+        if records:
+            self._queue.append(records)
+            self._connection.queued_bytes += len(records)
 
     def _close_when_done(self) -> None:
         """Close a flushed closing socket, unless it waits for the peer's answer."""

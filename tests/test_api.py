@@ -20,6 +20,7 @@ def test_the_public_api_is_exactly_these_names() -> None:
         "Server",
         "ServerStatistics",
         "Session",
+        "TlsInfo",
         "blocking",
         "connect_tcp",
         "connect_ws",

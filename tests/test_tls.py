@@ -1,0 +1,229 @@
+"""TLS in the connection layer, over real sockets: handshakes, data both ways, close_notify,
+what the session learns (`conn_tls`), and peers that get TLS wrong."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import struct
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import trustme
+from _support import RAW_WIRE, WAIT, frame, track
+
+import actornet
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def server_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    context.set_alpn_protocols(["echo/1", "h2"])
+    return context
+
+
+@pytest.fixture
+def client_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+class TlsEcho(actornet.Session[bytes]):
+    """Echoes each frame; records what TLS told it when it connected."""
+
+    seen: list[Any]
+
+    def __init__(self, seen: list[Any]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def on_connect(self) -> None:
+        self.seen.append(self.conn_tls)
+
+    def on_event(self, event: bytes) -> None:
+        if event == b"bye":
+            self.close()
+        else:
+            self.send(event)
+
+
+@contextmanager
+def tls_server(context: ssl.SSLContext, **limits: Any) -> Iterator[tuple[int, list[Any]]]:
+    seen: list[Any] = []
+    server = actornet.serve_tcp(
+        TlsEcho,
+        RAW_WIRE,
+        ssl=context,
+        limits=actornet.Limits(idle_timeout=None, **limits),
+        session_args=(seen,),
+    )
+    try:
+        yield server.port, seen
+    finally:
+        server.shutdown(timeout=WAIT)
+
+
+def read_frame(sock: socket.socket | ssl.SSLSocket) -> bytes:
+    head = _read_exactly(sock, 4)
+    return _read_exactly(sock, struct.unpack(">I", head)[0])
+
+
+def _read_exactly(sock: socket.socket | ssl.SSLSocket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, f"closed after {len(data)} of {size} bytes"
+        data += chunk
+    return data
+
+
+def connect(port: int, context: ssl.SSLContext, name: str = "localhost") -> ssl.SSLSocket:
+    raw = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    track(raw)
+    return context.wrap_socket(raw, server_hostname=name)
+
+
+def test_the_ssl_module_talks_to_a_tls_server_and_the_session_sees_alpn_and_sni(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    client_context.set_alpn_protocols(["echo/1"])
+    with tls_server(server_context) as (port, seen), connect(port, client_context) as sock:
+        for size in (0, 1, 100, 16_384, 60_000):  # one record, several, and more than one read
+            payload = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+            sock.sendall(frame(payload))
+            assert read_frame(sock) == payload
+        info = seen[0]
+        assert isinstance(info, actornet.TlsInfo)
+        assert info.version in {"TLSv1.2", "TLSv1.3"}
+        assert info.cipher
+        assert info.alpn_protocol == "echo/1"
+        assert info.server_name == "localhost"
+        assert info.peer_certificate is None  # none was asked for
+        assert sock.version() == info.version
+
+
+def test_pipelined_frames_from_many_clients_all_come_back(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    def client(port: int, n: int, errors: list[BaseException]) -> None:
+        try:
+            with connect(port, client_context) as sock:
+                payloads = [f"{n}:{i}".encode() * 50 for i in range(200)]
+                sock.sendall(b"".join(frame(p) for p in payloads))
+                assert [read_frame(sock) for _ in payloads] == payloads
+        except BaseException as exc:
+            errors.append(exc)
+
+    errors: list[BaseException] = []
+    with tls_server(server_context) as (port, _):
+        threads = [threading.Thread(target=client, args=(port, n, errors)) for n in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT)
+    assert errors == []
+
+
+def test_a_session_that_closes_sends_close_notify_then_a_fin(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    with tls_server(server_context) as (port, _), connect(port, client_context) as sock:
+        sock.sendall(frame(b"hello") + frame(b"bye"))
+        assert read_frame(sock) == b"hello"
+        assert sock.recv(1) == b""  # SSLSocket: b"" means close_notify came (else SSLEOFError)
+
+
+def test_connect_tcp_speaks_tls_and_verifies_the_server(
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="actornet")
+    answers: list[Any] = []
+    done = threading.Event()
+
+    class Client(actornet.Session[bytes]):
+        def on_connect(self) -> None:
+            answers.append(self.conn_tls)
+            self.send(b"ping")
+
+        def on_event(self, event: bytes) -> None:
+            answers.append(event)
+            self.close()
+
+        def on_disconnect(self, reason: actornet.DisconnectReason) -> None:
+            answers.append((reason, type(self.conn_disconnect_error)))
+            done.set()
+
+    with tls_server(server_context) as (port, _):
+        actornet.connect_tcp(
+            Client, RAW_WIRE, "127.0.0.1", port, ssl=client_context, server_hostname="localhost"
+        )
+        assert done.wait(WAIT)
+        info, echoed, (reason, _) = answers
+        assert isinstance(info, actornet.TlsInfo)
+        assert info.server_name == "localhost"
+        assert echoed == b"ping"
+        assert reason is actornet.DisconnectReason.CLOSED_BY_SESSION
+
+        # A name the certificate does not carry fails before on_connect(): no hook runs, the
+        # session stops, and one line says why.
+        answers.clear()
+        ref = actornet.connect_tcp(
+            Client, RAW_WIRE, "127.0.0.1", port, ssl=client_context, server_hostname="wrong.example"
+        )
+        assert ref.actor_stopped.wait(WAIT)
+        assert answers == []
+    failures = [r.getMessage() for r in caplog.records if "TLS failed" in r.getMessage()]
+    assert any("wrong.example" in message for message in failures), failures
+
+
+def test_plain_text_on_a_tls_port_is_closed_with_one_log_line_and_others_carry_on(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="actornet")
+    with tls_server(server_context) as (port, seen), connect(port, client_context) as calm:
+        plain = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        track(plain)
+        plain.sendall(frame(b"not tls") * 10)
+        data = plain.recv(4096)  # an alert, then the close
+        while data:
+            data = plain.recv(4096)
+        plain.close()
+        calm.sendall(frame(b"still here"))
+        assert read_frame(calm) == b"still here"
+        assert len(seen) == 1  # the plain client never reached on_connect()
+    failures = [r for r in caplog.records if "TLS failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert failures[0].levelno == logging.INFO
+    assert failures[0].exc_info is None
+
+
+def test_a_handshake_that_stops_after_the_client_hello_is_closed_after_handshake_timeout(
+    server_context: ssl.SSLContext,
+) -> None:
+    with tls_server(server_context, handshake_timeout=0.3) as (port, seen):
+        stuck = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        track(stuck)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        hello = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname="x")
+        with pytest.raises(ssl.SSLWantReadError):
+            hello.do_handshake()
+        stuck.sendall(outgoing.read())  # ClientHello, and then nothing
+        data = stuck.recv(65536)
+        while data:  # the server's flight, then the close
+            data = stuck.recv(65536)
+        assert seen == []
