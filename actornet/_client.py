@@ -51,10 +51,10 @@ def connect_tcp(  # noqa: PLR0913 - every argument is a documented knob
     With `ssl` (a client context: `ssl.create_default_context()` verifies the
     server's certificate against the system's CAs and its name against
     `server_hostname`, `host` by default), the connection speaks TLS and
-    `on_connect()` runs once the handshake is done. A failed handshake (a bad
-    or expired certificate, a wrong name) ends the connection before it, as a
-    failed protocol handshake does: no hook runs, the session stops, and one
-    INFO line of `actornet.reader` gives the peer and OpenSSL's reason.
+    the handshake completes before this returns (within `timeout` per read),
+    so `on_connect()` can read `conn_tls`. A failed handshake (a bad or expired
+    certificate, a wrong name) raises `ssl.SSLError`, an `OSError`, as a refused
+    connection does.
 
     Returns:
         A ref to the session.
@@ -63,11 +63,16 @@ def connect_tcp(  # noqa: PLR0913 - every argument is a documented knob
         OSError: if the connection cannot be made (refused, unreachable, timed
             out), so a caller can retry.
     """
+    tls = None
     with blocking():
         sock = socket.create_connection((host, port), timeout=timeout)
-    tls = None
-    if ssl is not None:
-        tls = TlsChannel(ssl, server_side=False, server_hostname=server_hostname or host)
+        if ssl is not None:
+            tls = TlsChannel(ssl, server_side=False, server_hostname=server_hostname or host)
+            try:
+                tls.handshake_on(sock)
+            except BaseException:
+                sock.close()
+                raise
     connection = open_connection(
         sock,
         session_class,

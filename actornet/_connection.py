@@ -171,7 +171,7 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
         tls=tls,
     )
     # Over TLS the reader hands the session its sender once the handshake is done.
-    sender = wire.encoder() if tls is None else None
+    sender = wire.encoder() if tls is None or tls.established else None
     connection.handshake_pending = sender is None
     if on_opened is not None:
         on_opened(connection)

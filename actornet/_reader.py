@@ -77,6 +77,7 @@ def _tls_reason(error: ssl.SSLError) -> str:
     verify = getattr(error, "verify_message", None)
     return str(verify or error.reason or error)
 
+
 logger = logging.getLogger("actornet.reader")
 
 # 16 reads of 64 KiB: up to 1 MiB per turn before other actors get a go.
@@ -118,7 +119,7 @@ class Reader(Actor):
             if first:
                 self._connection.outgoing.put(first)
         tls = self._connection.tls
-        if tls is not None:
+        if tls is not None and not tls.established:
             tls.start()
             if tls.has_output():
                 self._connection.outgoing.put(b"")  # the writer sends the ClientHello
@@ -314,9 +315,7 @@ class Reader(Actor):
 
     def _receiver_failed(self, error: Exception) -> None:
         """End the connection after the protocol itself raised: a bug on this side."""
-        logger.error(
-            "closing %s: its protocol's receiver raised", self._connection, exc_info=error
-        )
+        logger.error("closing %s: its protocol's receiver raised", self._connection, exc_info=error)
         try:
             last = self._decoder.data_to_send()  # such as an HTTP 500 the protocol queued
         except Exception:

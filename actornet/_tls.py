@@ -20,7 +20,10 @@ import contextlib
 import ssl
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ["TlsChannel", "TlsInfo", "remember_server_name"]
 
@@ -87,6 +90,26 @@ class TlsChannel:
     def established(self) -> bool:
         """Whether the handshake has completed."""
         return self.info is not None
+
+    def handshake_on(self, sock: socket.socket) -> None:
+        """Complete the handshake on a blocking socket (a client, before its actors start).
+
+        Raises:
+            ssl.SSLError: The handshake failed (the certificate, the name, the versions).
+            OSError: The socket failed or timed out (its timeout applies to each read).
+        """
+        with self._lock:
+            while not self._handshake():
+                if self._outgoing.pending:
+                    sock.sendall(self._outgoing.read())
+                data = sock.recv(_READ_SIZE)
+                if not data:
+                    raise ssl.SSLEOFError(
+                        ssl.SSL_ERROR_EOF, "the server closed during the handshake"
+                    )
+                self._incoming.write(data)
+            if self._outgoing.pending:
+                sock.sendall(self._outgoing.read())
 
     def start(self) -> None:
         """Begin the handshake: a client's ClientHello waits for the writer (`encrypt`)."""

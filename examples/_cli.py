@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import resource
+import ssl
 from typing import TYPE_CHECKING, Any
 
 import actornet
@@ -62,6 +63,42 @@ def add_max_connections(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def add_tls_options(parser: argparse.ArgumentParser) -> None:
+    """Add --tls-cert and --tls-key: with both, the server speaks TLS."""
+    parser.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        default=None,
+        help="PEM certificate chain, the server's own first: serve TLS (needs --tls-key)",
+    )
+    parser.add_argument(
+        "--tls-key", metavar="FILE", default=None, help="PEM private key of --tls-cert"
+    )
+
+
+def server_ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """Return the server TLS context --tls-cert and --tls-key ask for, or None for plain TCP.
+
+    Raises:
+        SystemExit: one option without the other, or files that do not load; the message says
+            which and why.
+    """
+    cert, key = args.tls_cert, args.tls_key
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise SystemExit("--tls-cert and --tls-key go together: give both to serve TLS")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise SystemExit(
+            f"cannot load --tls-cert {cert} with --tls-key {key}: {exc}; both must be PEM "
+            "files, the key matching the first certificate"
+        ) from exc
+    return context
+
+
 def parse_server_args(
     description: str, argv: Sequence[str] | None, *, default_port: int
 ) -> argparse.Namespace:
@@ -70,6 +107,7 @@ def parse_server_args(
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     parser.add_argument("--port", type=int, default=default_port, help="port to bind; 0 picks one")
     add_max_connections(parser, "connections held")
+    add_tls_options(parser)
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
@@ -89,14 +127,22 @@ def serve(
     limit is raised to the hard limit first (`raise_file_limit()`), so the
     default `Limits.max_connections` follows the raised limit.
     """
+    context = server_ssl_context(args)
     with actornet.log_to_stream(level=args.log_level):
         raise_file_limit()
         limits = server_limits(args)
         server = actornet.serve_tcp(
-            session_class, wire, host=args.host, port=args.port, limits=limits, **serve_kwargs
+            session_class,
+            wire,
+            host=args.host,
+            port=args.port,
+            limits=limits,
+            ssl=context,
+            **serve_kwargs,
         )
         # The port line is for people and scripts alike (port 0 picks one);
         # printed once SIGTERM is handled, so a script may send it at once.
+        tls = " (TLS)" if context is not None else ""
         server.serve_forever(
-            on_ready=lambda: print(f"listening on {args.host}:{server.port}", flush=True)
+            on_ready=lambda: print(f"listening on {args.host}:{server.port}{tls}", flush=True)
         )

@@ -147,11 +147,8 @@ def test_a_session_that_closes_sends_close_notify_then_a_fin(
 
 
 def test_connect_tcp_speaks_tls_and_verifies_the_server(
-    server_context: ssl.SSLContext,
-    client_context: ssl.SSLContext,
-    caplog: pytest.LogCaptureFixture,
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
-    caplog.set_level(logging.INFO, logger="actornet")
     answers: list[Any] = []
     done = threading.Event()
 
@@ -179,16 +176,18 @@ def test_connect_tcp_speaks_tls_and_verifies_the_server(
         assert echoed == b"ping"
         assert reason is actornet.DisconnectReason.CLOSED_BY_SESSION
 
-        # A name the certificate does not carry fails before on_connect(): no hook runs, the
-        # session stops, and one line says why.
+        # A name the certificate does not carry fails in connect_tcp(), as a refusal does.
         answers.clear()
-        ref = actornet.connect_tcp(
-            Client, RAW_WIRE, "127.0.0.1", port, ssl=client_context, server_hostname="wrong.example"
-        )
-        assert ref.actor_stopped.wait(WAIT)
+        with pytest.raises(ssl.SSLCertVerificationError, match=r"wrong\.example"):
+            actornet.connect_tcp(
+                Client,
+                RAW_WIRE,
+                "127.0.0.1",
+                port,
+                ssl=client_context,
+                server_hostname="wrong.example",
+            )
         assert answers == []
-    failures = [r.getMessage() for r in caplog.records if "TLS failed" in r.getMessage()]
-    assert any("wrong.example" in message for message in failures), failures
 
 
 def test_plain_text_on_a_tls_port_is_closed_with_one_log_line_and_others_carry_on(

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import actornet
 import protocols.irc
-from examples._cli import add_max_connections, raise_file_limit, server_limits
+from examples._cli import (
+    add_max_connections,
+    add_tls_options,
+    raise_file_limit,
+    server_limits,
+    server_ssl_context,
+)
 from examples.chat import irc, metrics
 from examples.chat.binary import IDLE_TIMEOUT, BinaryChatSession
 from examples.chat.browser import BrowserChatSession, browser_wire
@@ -27,6 +33,7 @@ from examples.chat.rate import RATE_PER_SECOND
 from protocols import chat
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable
 
 #: The chat's documented port.
@@ -74,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(repeatable; default: any origin)",
     )
     add_max_connections(parser, "clients")
+    add_tls_options(parser)  # every door: TLS on the binary port, ircs, https and wss
     parser.add_argument(
         "--stats-interval",
         type=float,
@@ -187,12 +195,13 @@ def main(args: argparse.Namespace) -> None:
     limit is raised to the hard limit first, so the default connection limit
     follows it.
     """
+    context = server_ssl_context(args)
     with actornet.log_to_stream(level=args.log_level):
         raise_file_limit()
-        _serve(args)
+        _serve(args, context)
 
 
-def _serve(args: argparse.Namespace) -> None:
+def _serve(args: argparse.Namespace, context: ssl.SSLContext | None) -> None:
     doors: dict[str, actornet.Server[Any]] = {}
     figures = ChatStatistics()
     bounds = limits_from(args)
@@ -212,6 +221,7 @@ def _serve(args: argparse.Namespace) -> None:
                 "host": args.host,
                 "limits": limits,
                 "session_args": (directory, args.rate_limit),
+                "ssl": context,
             }
             binary = doors["binary"] = _open_door(
                 stack,
@@ -244,8 +254,10 @@ def _serve(args: argparse.Namespace) -> None:
                 **common,
             )
             # The binary door's port comes last, where scripts have read it from.
+            tls, scheme = (" (TLS)", "https") if context is not None else ("", "http")
             line = (
-                f"chat server listening: browser on http://{_url_host(args.host)}:{browser.port}/, "
+                f"chat server listening{tls}: browser on "
+                f"{scheme}://{_url_host(args.host)}:{browser.port}/, "
                 f"IRC on {args.host}:{irc_door.port}, binary on {args.host}:{binary.port}"
             )
             binary.serve_forever(on_ready=lambda: print(line, flush=True))

@@ -1,6 +1,6 @@
 """Echo server: sends every frame back to its sender, unchanged.
 
-Run: python -m examples.echo [--port 7007] [--host 127.0.0.1]
+Run: python -m examples.echo [--port 7007] [--host 127.0.0.1] [--tls-cert FILE --tls-key FILE]
 
 Wire format: 4-byte big-endian payload length, then the payload; frames up to
 1 MiB. A larger declared length closes that connection. Outside load tools can

@@ -1,6 +1,6 @@
 """WebSocket echo server: sends every message back to its sender, with its type.
 
-Run: python -m examples.wsecho [--port 7008] [--host 127.0.0.1]
+Run: python -m examples.wsecho [--port 7008] [--host 127.0.0.1] [--tls-cert FILE --tls-key FILE]
 
 Accepts the upgrade on any path, with no subprotocol required, and negotiates
 permessage-deflate when the client offers it. Text comes back as text and

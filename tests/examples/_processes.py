@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 
 _LISTENING = re.compile(
-    r"^chat server listening: browser on http://127\.0\.0\.1:(\d+)/, "
+    r"^chat server listening(?: \(TLS\))?: browser on https?://127\.0\.0\.1:(\d+)/, "
     r"IRC on 127\.0\.0\.1:(\d+), binary on 127\.0\.0\.1:(\d+)$"
 )
 
