@@ -249,6 +249,9 @@ class Reader(Actor):
         except (BlockingIOError, InterruptedError):
             return None
         except OSError as exc:
+            tls = self._connection.tls
+            if tls is not None and not tls.established:
+                logger.info("closing %s: TLS handshake cut off: %s", self._connection, exc)
             self._end(DisconnectReason.CONNECTION_BROKEN, exc)
             return None
 

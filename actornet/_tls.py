@@ -203,7 +203,8 @@ class TlsChannel:
                 if not self._eof:
                     raise
                 break  # the stream ended without close_notify, as many clients end it
-            if not chunk:
+            if not chunk:  # what read() returns once close_notify came
+                self.closed_by_peer = True
                 break
             chunks.append(chunk)
         return b"".join(chunks)

@@ -77,6 +77,7 @@ from __future__ import annotations
 import contextlib
 import io
 import queue
+import ssl
 import sys
 import threading
 import time
@@ -327,8 +328,11 @@ class ChatClient:
         script: bool,
         write: Callable[[str], None],
         on_change: Callable[[], None] = lambda: None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self.port = host, port
+        #: The client TLS context (`--tls`, `--ca`), or None for plain TCP.
+        self.tls = tls
         self.address = f"{host}:{port}"
         self.format = ScriptFormat() if script else HumanFormat()
         self.write = write
@@ -467,6 +471,7 @@ class ChatClient:
             self.port,
             session_args=(nick, rooms, self._events.put),
             session_kwargs={"rename_if_taken": rename_if_taken},
+            ssl=self.tls,
         )
         with self._lock:
             self._session_ref = ref
@@ -801,10 +806,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a room to join on connecting, '#' optional; repeatable; the first becomes current",
     )
     parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="speak TLS, checking the server's certificate against the system's CAs",
+    )
+    parser.add_argument(
+        "--ca",
+        metavar="FILE",
+        default=None,
+        help="PEM file of CA certificates to trust as well (for a local or test CA); implies --tls",
+    )
+    parser.add_argument(
         "--script",
         action="store_true",
         help="read lines from stdin, write one parseable event per line to stdout",
     )
+
+
+def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """Return the client TLS context --tls and --ca ask for, or None for plain TCP.
+
+    Raises:
+        SystemExit: the --ca file does not load; the message says why.
+    """
+    if not args.tls and args.ca is None:
+        return None
+    context = ssl.create_default_context()
+    if args.ca is not None:
+        try:
+            context.load_verify_locations(cafile=args.ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise SystemExit(f"cannot load --ca {args.ca}: {exc}; it must be a PEM file") from exc
+    return context
 
 
 def main(args: argparse.Namespace) -> None:
@@ -823,7 +856,9 @@ def _run_script(args: argparse.Namespace) -> int:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
-    client = ChatClient(args.host, args.port, args.nick, args.room, script=True, write=write)
+    client = ChatClient(
+        args.host, args.port, args.nick, args.room, script=True, write=write, tls=tls_context(args)
+    )
     try:
         client.connect()
     except OSError as exc:
@@ -862,6 +897,7 @@ def _run_interactive(args: argparse.Namespace) -> int:
         script=False,
         write=write,
         on_change=prompt.app.invalidate,
+        tls=tls_context(args),
     )
 
     def run_events() -> None:

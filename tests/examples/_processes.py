@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Self
 from _support import WAIT
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import TracebackType
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,10 +110,10 @@ def client_command(port: int, nick: str, *options: str) -> list[str]:
 class ScriptClient:
     """A `--script` client: type lines into its stdin, wait for lines on its stdout."""
 
-    def __init__(self, port: int, nick: str, *rooms: str) -> None:
+    def __init__(self, port: int, nick: str, *rooms: str, options: Sequence[str] = ()) -> None:
         room_options = [option for room in rooms for option in ("--room", room)]
         self.process = subprocess.Popen(
-            client_command(port, nick, "--script", *room_options),
+            client_command(port, nick, "--script", *room_options, *options),
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
