@@ -1,6 +1,7 @@
 """asyncio-streams servers (a task per connection) speaking 4-byte length + payload.
 
 Run: python -m bench.peers.asyncio_streams echo|relay --port N [--host H]
+                                         [--tls-cert FILE --tls-key FILE]
 
 The baseline actornet's benchmarks compare against: the way most asyncio
 servers are written, `readexactly()` per header and per payload.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ssl
 import struct
 
 _HEADER = struct.Struct(">I")
@@ -52,9 +54,9 @@ class _Relay:
             writer.close()
 
 
-async def _serve(kind: str, host: str, port: int) -> None:
+async def _serve(kind: str, host: str, port: int, context: ssl.SSLContext | None) -> None:
     handler = _echo if kind == "echo" else _Relay().handle
-    server = await asyncio.start_server(handler, host, port, backlog=4096)
+    server = await asyncio.start_server(handler, host, port, backlog=4096, ssl=context)
     print(f"listening on {host}:{port}", flush=True)
     async with server:
         await server.serve_forever()
@@ -66,9 +68,15 @@ def main() -> None:
     parser.add_argument("kind", choices=["echo", "relay"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this PEM chain")
+    parser.add_argument("--tls-key", metavar="FILE", help="the PEM key of --tls-cert")
     args = parser.parse_args()
+    context = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.kind, args.host, args.port))
+        asyncio.run(_serve(args.kind, args.host, args.port, context))
 
 
 if __name__ == "__main__":
