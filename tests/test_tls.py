@@ -226,3 +226,46 @@ def test_a_handshake_that_stops_after_the_client_hello_is_closed_after_handshake
         while data:  # the server's flight, then the close
             data = stuck.recv(65536)
         assert seen == []
+
+
+def test_an_expired_server_certificate_fails_connect_tcp(
+    ca: trustme.CA, client_context: ssl.SSLContext
+) -> None:
+    import datetime as dt  # noqa: PLC0415 - only this test makes dates
+
+    expired = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    ca.issue_cert(
+        "localhost", not_before=past - dt.timedelta(days=1), not_after=past
+    ).configure_cert(expired)
+    with tls_server(expired) as (port, seen):
+        with pytest.raises(ssl.SSLCertVerificationError, match="expired"):
+            actornet.connect_tcp(
+                TlsEcho,
+                RAW_WIRE,
+                "127.0.0.1",
+                port,
+                ssl=client_context,
+                server_hostname="localhost",
+                session_args=([],),
+            )
+        assert seen == []
+
+
+def test_websockets_over_wss_reaches_a_websocket_echo_over_tls(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    from websockets.sync.client import connect as ws_connect  # noqa: PLC0415
+
+    from examples.wsecho.__main__ import WIRE, WebSocketEchoSession  # noqa: PLC0415
+
+    server = actornet.serve_tcp(WebSocketEchoSession, WIRE, ssl=server_context)
+    try:
+        with ws_connect(
+            f"wss://localhost:{server.port}/", ssl=client_context, proxy=None, open_timeout=WAIT
+        ) as ws:
+            for message in ("hello", b"\x00\x01" * 40_000, "ünïcode"):
+                ws.send(message)
+                assert ws.recv(timeout=WAIT) == message
+    finally:
+        server.shutdown(timeout=WAIT)

@@ -1,6 +1,7 @@
 """Every door of the chat over TLS (`--tls-cert`, `--tls-key`), with a trustme certificate, met
 by clients from outside the project: the terminal client (`--ca`), the `ssl` module for IRC
-(ircs) and HTTPS, the `websockets` library over wss://, and Debian's `openssl s_client`."""
+(ircs) and HTTPS, the `websockets` library over wss://, Debian's `openssl s_client`, and
+Debian's Chromium (the page over https://, the chat over wss://)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from protocols import chat
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +166,31 @@ def test_openssl_s_client_completes_a_handshake_with_every_door(
         )
         assert "Verification: OK" in result.stderr, (port, result.stderr)
         assert "Protocol version: TLSv1.3" in result.stderr, (port, result.stderr)
+
+
+def test_chromium_opens_the_page_over_https_and_chats_over_wss(
+    browser: Browser, server: ChatServer, tls_files: tuple[Path, Path, Path]
+) -> None:
+    from playwright.sync_api import expect  # noqa: PLC0415 - only browser tests need it
+
+    _, _, ca_file = tls_files
+    wait_ms = WAIT * 1000
+    # The test CA is not in Chromium's store: the context accepts the certificate instead.
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.goto(f"https://localhost:{server.http_port}/")
+        page.fill("#nick-input", "secure")
+        page.click("#nick-submit")
+        expect(page.locator("#status")).to_contain_text("connected as secure", timeout=wait_ms)
+        assert page.evaluate("window.ActornetChat.state.ws.url").startswith("wss://")
+        page.fill("#join-input", "#lobby")
+        page.press("#join-input", "Enter")
+        with ScriptClient(server.port, "term2", "#lobby", options=("--ca", str(ca_file))) as term:
+            term.expect("welcome term2 actornet-chat")
+            expect(page.locator('#members li[data-nick="term2"]')).to_have_count(1, timeout=wait_ms)
+            page.fill("#message-input", "hello over wss")
+            page.press("#message-input", "Enter")
+            term.expect("said #lobby secure hello over wss")
+    finally:
+        context.close()
