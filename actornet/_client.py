@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import urllib.parse
+from ssl import create_default_context
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from actornet._connection import open_connection
@@ -99,6 +100,7 @@ def connect_ws(  # noqa: PLR0913 - every argument is a documented knob
     timeout: float = DEFAULT_CONNECT_TIMEOUT,
     session_args: tuple[Any, ...] = (),
     session_kwargs: dict[str, Any] | None = None,
+    ssl: SSLContext | None = None,
 ) -> ActorRef[SessionT]:
     """Open a WebSocket to `url` and serve it with a new `session_class` actor.
 
@@ -111,7 +113,8 @@ def connect_ws(  # noqa: PLR0913 - every argument is a documented knob
 
     Args:
         session_class: The session started for the connection.
-        url: `ws://host[:port]/path[?query]`; the port defaults to 80.
+        url: `ws://host[:port]/path[?query]` (the port defaults to 80), or `wss://...`
+            over TLS (443), checked against `ssl` or, by default, the system's CAs.
         codec: How binary messages become the session's events; None for
             `str` (text) and `bytes` (binary) messages as they come.
         subprotocols: Subprotocols offered, in order of preference.
@@ -123,23 +126,26 @@ def connect_ws(  # noqa: PLR0913 - every argument is a documented knob
         timeout: Seconds to wait for the TCP handshake.
         session_args: Positional arguments for the session's constructor.
         session_kwargs: Keyword arguments for the session's constructor.
+        ssl: The client TLS context for a `wss://` URL; None takes
+            `ssl.create_default_context()`.
 
     Returns:
         A ref to the session.
 
     Raises:
-        ValueError: The URL is not a `ws://` URL (`wss://` needs TLS, which
-            this version does not have).
-        OSError: The TCP connection cannot be made.
+        ValueError: The URL is not a `ws://` or `wss://` URL.
+        OSError: The TCP connection (or, for `wss://`, the TLS handshake: `ssl.SSLError`)
+            cannot be made.
     """
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "ws" or not parts.hostname:
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ValueError(
-            f"cannot connect to {url!r}: give a ws://host[:port]/path URL "
-            "(wss:// needs TLS, not supported yet)"
+            f"cannot connect to {url!r}: give a ws://host[:port]/path or wss://... URL"
         )
-    port = parts.port or 80
-    default_port = port == 80
+    secure = parts.scheme == "wss"
+    standard = 443 if secure else 80
+    port = parts.port or standard
+    default_port = port == standard
     host_header = parts.hostname if default_port else f"{parts.hostname}:{port}"
     if ":" in parts.hostname:  # an IPv6 literal goes in brackets
         host_header = f"[{parts.hostname}]" + ("" if default_port else f":{port}")
@@ -153,6 +159,8 @@ def connect_ws(  # noqa: PLR0913 - every argument is a documented knob
         compression=compression,
         max_message_size=max_message_size,
     )
+    if secure and ssl is None:
+        ssl = create_default_context()
     return connect_tcp(
         session_class,
         wire,
@@ -162,4 +170,5 @@ def connect_ws(  # noqa: PLR0913 - every argument is a documented knob
         timeout=timeout,
         session_args=session_args,
         session_kwargs=session_kwargs,
+        ssl=ssl if secure else None,
     )

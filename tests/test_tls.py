@@ -269,3 +269,33 @@ def test_websockets_over_wss_reaches_a_websocket_echo_over_tls(
                 assert ws.recv(timeout=WAIT) == message
     finally:
         server.shutdown(timeout=WAIT)
+
+
+def test_connect_ws_opens_a_wss_url_and_checks_the_certificate(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    from examples.wsecho.__main__ import WIRE, WebSocketEchoSession  # noqa: PLC0415
+
+    got: list[Any] = []
+    done = threading.Event()
+
+    class Client(actornet.Session[str | bytes]):
+        def on_connect(self) -> None:
+            got.append(self.conn_tls)
+            self.send("over wss")
+
+        def on_event(self, event: str | bytes) -> None:
+            got.append(event)
+            done.set()
+
+    server = actornet.serve_tcp(WebSocketEchoSession, WIRE, ssl=server_context)
+    try:
+        ref = actornet.connect_ws(Client, f"wss://localhost:{server.port}/", ssl=client_context)
+        assert done.wait(WAIT)
+        assert isinstance(got[0], actornet.TlsInfo)
+        assert got[1] == "over wss"
+        ref.stop()
+        with pytest.raises(ssl.SSLCertVerificationError):  # the system's CAs know no trustme CA
+            actornet.connect_ws(Client, f"wss://localhost:{server.port}/")
+    finally:
+        server.shutdown(timeout=WAIT)
