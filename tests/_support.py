@@ -34,6 +34,20 @@ def frame(payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + payload
 
 
+def read_frame(sock: socket.socket) -> bytes:
+    """Read one RAW_WIRE frame from a blocking socket (a TLS one too); return its payload."""
+
+    def exactly(size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = sock.recv(size - len(data))
+            assert chunk, f"closed after {len(data)} of {size} bytes"
+            data += chunk
+        return data
+
+    return exactly(struct.unpack(">I", exactly(4))[0])
+
+
 @dataclass
 class Journal:
     """What the sessions of one test did, in order, across threads."""

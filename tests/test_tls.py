@@ -6,14 +6,13 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-import struct
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import trustme
-from _support import RAW_WIRE, WAIT, frame, track
+from _support import RAW_WIRE, WAIT, frame, read_frame, read_until_closed, track
 
 import actornet
 
@@ -74,20 +73,6 @@ def tls_server(context: ssl.SSLContext, **limits: Any) -> Iterator[tuple[int, li
         yield server.port, seen
     finally:
         server.shutdown(timeout=WAIT)
-
-
-def read_frame(sock: socket.socket | ssl.SSLSocket) -> bytes:
-    head = _read_exactly(sock, 4)
-    return _read_exactly(sock, struct.unpack(">I", head)[0])
-
-
-def _read_exactly(sock: socket.socket | ssl.SSLSocket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        assert chunk, f"closed after {len(data)} of {size} bytes"
-        data += chunk
-    return data
 
 
 def connect(port: int, context: ssl.SSLContext, name: str = "localhost") -> ssl.SSLSocket:
@@ -198,9 +183,7 @@ def test_plain_text_on_a_tls_port_is_closed_with_one_log_line_and_others_carry_o
         plain = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         track(plain)
         plain.sendall(frame(b"not tls") * 10)
-        data = plain.recv(4096)  # an alert, then the close
-        while data:
-            data = plain.recv(4096)
+        read_until_closed(plain)  # an alert, then the close
         plain.close()
         calm.sendall(frame(b"still here"))
         assert read_frame(calm) == b"still here"
@@ -222,9 +205,7 @@ def test_a_handshake_that_stops_after_the_client_hello_is_closed_after_handshake
         with pytest.raises(ssl.SSLWantReadError):
             hello.do_handshake()
         stuck.sendall(outgoing.read())  # ClientHello, and then nothing
-        data = stuck.recv(65536)
-        while data:  # the server's flight, then the close
-            data = stuck.recv(65536)
+        read_until_closed(stuck)  # the server's flight, then the close
         assert seen == []
 
 

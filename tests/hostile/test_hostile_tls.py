@@ -8,14 +8,13 @@ import logging
 import os
 import socket
 import ssl
-import struct
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import trustme
 from _hostile import Background, Usage, assert_back_to, errors_logged
-from _support import RAW_WIRE, WAIT, wait_until
+from _support import RAW_WIRE, WAIT, frame, read_frame, read_until_closed, reset, wait_until
 
 import actornet
 
@@ -49,35 +48,9 @@ def client_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-def frame(payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + payload
-
-
-def read_frame(sock: ssl.SSLSocket) -> bytes:
-    def exactly(size: int) -> bytes:
-        data = b""
-        while len(data) < size:
-            chunk = sock.recv(size - len(data))
-            assert chunk, "closed"
-            data += chunk
-        return data
-
-    return exactly(struct.unpack(">I", exactly(4))[0])
-
-
 def tls_client(port: int, context: ssl.SSLContext) -> ssl.SSLSocket:
     raw = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
     return context.wrap_socket(raw, server_hostname="localhost")
-
-
-def read_to_close(sock: socket.socket) -> str:
-    """Read until the server closes; return "eof" or "reset"."""
-    try:
-        while sock.recv(65536):
-            pass
-    except ConnectionResetError:
-        return "reset"
-    return "eof"
 
 
 @contextmanager
@@ -122,6 +95,23 @@ def handshake_bytes() -> tuple[ssl.SSLObject, ssl.MemoryBIO, ssl.MemoryBIO, byte
     return obj, incoming, outgoing, outgoing.read()
 
 
+def handshaken(port: int) -> tuple[socket.socket, ssl.SSLObject, ssl.MemoryBIO]:
+    """Complete a handshake by hand; return the socket, the TLS object and its outgoing BIO.
+
+    The client's Finished is still in the BIO: the caller sends it with what follows.
+    """
+    obj, incoming, outgoing, hello = handshake_bytes()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    sock.sendall(hello)
+    while True:
+        incoming.write(sock.recv(65536))
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            continue
+        return sock, obj, outgoing
+
+
 def tls_failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [
         r
@@ -141,45 +131,25 @@ def test_plain_text_half_hellos_resets_and_garbage_records_each_close_with_one_l
         # Plain text on the TLS port.
         plain = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         plain.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert read_to_close(plain) in {"eof", "reset"}
+        read_until_closed(plain)
         plain.close()
         # Half a ClientHello, then a reset.
         _, _, _, hello = handshake_bytes()
         half = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         half.sendall(hello[: len(hello) // 2])
-        half.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        half.close()
+        reset(half)
         # A completed handshake, then records of random bytes.
-        obj, incoming, outgoing, hello = handshake_bytes()
-        garbage = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        garbage.sendall(hello)
-        while True:
-            incoming.write(garbage.recv(65536))
-            try:
-                obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                continue
+        garbage, _, outgoing = handshaken(port)
         garbage.sendall(outgoing.read())  # the client's Finished
         garbage.sendall(b"\x17\x03\x03\x00\x40" + os.urandom(64))  # an application record
-        assert read_to_close(garbage) in {"eof", "reset"}
+        read_until_closed(garbage)
         garbage.close()
         # A completed handshake, then half a record and a reset.
-        obj, incoming, outgoing, hello = handshake_bytes()
-        cut = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        cut.sendall(hello)
-        while True:
-            incoming.write(cut.recv(65536))
-            try:
-                obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                continue
+        cut, obj, outgoing = handshaken(port)
         obj.write(frame(b"never finished"))
-        records = outgoing.read()
+        records = outgoing.read()  # the Finished, then the record
         cut.sendall(records[: len(records) - 10])
-        cut.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        cut.close()
+        reset(cut)
         assert wait_until(lambda: len(tls_failures(caplog)) >= 3), tls_failures(caplog)
         assert wait_until(
             lambda: server.statistics().disconnects.get("connection_broken", 0) >= 2
