@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue
 import shutil
@@ -123,6 +124,27 @@ def first_line(process: subprocess.Popen[str], timeout: float) -> str:
         return lines.get(timeout=timeout)
     except queue.Empty:
         return ""
+
+
+class ServerDidNotStartError(RuntimeError):
+    """A server exited or did not listen within START_TIMEOUT."""
+
+
+def wait_listening(process: subprocess.Popen[str], port: int) -> None:
+    """Wait until something accepts connections on 127.0.0.1:`port` (for servers that print
+    nothing when ready, such as ngircd and openssl s_server).
+
+    Raises:
+        ServerDidNotStartError: The process exited, or nothing listened within START_TIMEOUT.
+    """
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerDidNotStartError(f"exited with status {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.05)
+    raise ServerDidNotStartError(f"not listening on 127.0.0.1:{port} after {START_TIMEOUT:g} s")
 
 
 def stop(process: subprocess.Popen[str]) -> None:

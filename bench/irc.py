@@ -74,7 +74,6 @@ import os
 import queue
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -90,6 +89,7 @@ from bench._servers import (
     ROOT,
     START_TIMEOUT,
     Pinning,
+    ServerDidNotStartError,
     _pinned,
     build_loadgen,
     cpu_seconds,
@@ -101,6 +101,7 @@ from bench._servers import (
     start_loadgen,
     stop,
     wait_for_rss_to_settle,
+    wait_listening,
 )
 
 if TYPE_CHECKING:
@@ -155,10 +156,6 @@ DNS = no
 Ident = no
 PAM = no
 """
-
-
-class ServerDidNotStartError(RuntimeError):
-    """A server exited or did not listen within START_TIMEOUT."""
 
 
 @dataclass(frozen=True)
@@ -232,18 +229,6 @@ def _find_ngircd(option: str | None) -> str | None:
     return shutil.which("ngircd", path=path)
 
 
-def _wait_listening(process: subprocess.Popen[str], port: int) -> None:
-    """Wait until something accepts TCP connections on `port` (for ngircd, which says nothing)."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServerDidNotStartError(f"exited with status {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1):
-            return
-        time.sleep(0.05)
-    raise ServerDidNotStartError(f"not listening on {HOST}:{port} after {START_TIMEOUT:g} s")
-
-
 @contextlib.contextmanager
 def _running(server: str, core: int, ngircd: str | None) -> Iterator[tuple[int, int]]:
     """Start one server pinned to `core`; yield its PID and IRC port once it listens."""
@@ -269,7 +254,7 @@ def _running(server: str, core: int, ngircd: str | None) -> Iterator[tuple[int, 
                                    stderr=subprocess.DEVNULL, text=True)
         stack.callback(stop, process)
         if server == CEILING:
-            _wait_listening(process, port)
+            wait_listening(process, port)
         else:
             line = start_line(process, START_TIMEOUT)
             if "listening" not in line:

@@ -44,6 +44,7 @@ import trustme
 from bench._common import format_table, median, number, ratio, times
 from bench._servers import (
     ROOT,
+    START_TIMEOUT,
     Pinning,
     _pinned,
     cpu_seconds,
@@ -52,6 +53,7 @@ from bench._servers import (
     parse_cores,
     pinnings_for,
     stop,
+    wait_listening,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +66,6 @@ LABELS = {
     "openssl": "openssl s_server (ceiling)",
 }
 _CONNECTIONS = re.compile(r"(\d+) connections in ([\d.]+)s")
-START_TIMEOUT = 20.0
 
 
 def _certificates(directory: Path) -> tuple[Path, Path]:
@@ -130,23 +131,12 @@ def _server(name: str, core: int, chain: Path, key: Path) -> Iterator[tuple[int,
     )
     try:
         if name == "openssl":
-            _wait_listening(port)
+            wait_listening(process, port)
         elif "listening" not in first_line(process, START_TIMEOUT):
             raise RuntimeError(f"{name} did not start")
         yield process.pid, port
     finally:
         stop(process)
-
-
-def _wait_listening(port: int) -> None:
-    import socket  # noqa: PLC0415 - only the ceiling needs polling
-
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return
-        time.sleep(0.05)
-    raise RuntimeError("openssl s_server did not start")
 
 
 def _run(name: str, pinning: Pinning, seconds: int, chain: Path, key: Path) -> tuple[float, float]:
