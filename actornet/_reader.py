@@ -118,11 +118,6 @@ class Reader(Actor):
             first = self._decoder.data_to_send()
             if first:
                 self._connection.outgoing.put(first)
-        tls = self._connection.tls
-        if tls is not None and not tls.established:
-            tls.start()
-            if tls.has_output():
-                self._connection.outgoing.put(b"")  # the writer sends the ClientHello
 
     def on_stop(self) -> None:
         """Cancel the timers."""

@@ -11,7 +11,9 @@ What TLS sends on its own (the handshake, alerts, session tickets, the answer
 to the peer's close_notify) lands in the outgoing BIO whichever half caused
 it; the writer sends it with the next frames, and the reader wakes the writer
 when it left some there. Plaintext the session sends before the handshake
-completes waits in the channel and goes out after it.
+completes waits in the channel and goes out after it. A server's handshake
+starts with the ClientHello it reads; a client's runs to completion on the
+blocking socket before the actors start (`handshake_on`).
 """
 
 from __future__ import annotations
@@ -111,11 +113,6 @@ class TlsChannel:
             if self._outgoing.pending:
                 sock.sendall(self._outgoing.read())
 
-    def start(self) -> None:
-        """Begin the handshake: a client's ClientHello waits for the writer (`encrypt`)."""
-        with self._lock:
-            self._handshake()
-
     def receive(self, data: bytes) -> bytes:
         """Take bytes read from the socket (b"" at its end); return the plaintext they complete.
 
@@ -149,10 +146,8 @@ class TlsChannel:
         with self._lock:
             if frames:
                 self._pending.extend(frames)
-            if self._pending and self.info is not None:
-                plaintext = b"".join(self._pending)
-                self._pending.clear()
-                self._object.write(plaintext)
+            if self.info is not None:
+                self._write_pending()
             return self._outgoing.read()
 
     def close(self) -> bytes:
@@ -163,13 +158,17 @@ class TlsChannel:
         with self._lock:
             if self.info is None:
                 return b""
-            if self._pending:
-                self._object.write(b"".join(self._pending))
-                self._pending.clear()
+            self._write_pending()
             # The alert is written either way; the peer's answer is not awaited.
             with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLError):
                 self._object.unwrap()
             return self._outgoing.read()
+
+    def _write_pending(self) -> None:
+        """Encrypt the held plaintext into the outgoing BIO (lock held, handshake done)."""
+        if self._pending:
+            self._object.write(b"".join(self._pending))
+            self._pending.clear()
 
     def _handshake(self) -> bool:
         """Advance the handshake; return whether it completed (the lock is held)."""
