@@ -224,6 +224,18 @@ def join_irc(client: IrcClient, room: str) -> list[irc.Message]:
     return client.until("366")
 
 
+def ann_cid_and_bob(doors: Doors, *rooms: str) -> tuple[IrcClient, IrcClient, Client]:
+    """IRC users ann and cid and binary user bob, registered and in each of `rooms`, in turn."""
+    ann, cid = register_irc(doors, "ann"), register_irc(doors, "cid")
+    bob = register_binary(doors, "bob")
+    for room in rooms:
+        join_irc(ann, room)
+        join_irc(cid, room)
+        bob.send(chat.Join(room=room))
+        receive_until(bob, chat.NamesEnd(room=room, count=3))
+    return ann, cid, bob
+
+
 def mark(client: IrcClient, token: str = "mark") -> list[irc.Message]:
     """Everything queued for the client before the answer to a PING of ours."""
     client.send(f"PING :{token}")
@@ -360,12 +372,7 @@ def test_join_0_parts_every_channel_and_part_takes_a_comma_list() -> None:
 
 def test_notice_relays_as_notice_and_is_never_answered_with_an_error() -> None:
     with chat_doors() as doors:
-        ann, cid = register_irc(doors, "ann"), register_irc(doors, "cid")
-        bob = register_binary(doors, "bob")
-        join_irc(ann, "#lobby")
-        join_irc(cid, "#lobby")
-        bob.send(chat.Join(room="#lobby"))
-        receive_until(bob, chat.NamesEnd(room="#lobby", count=3))
+        ann, cid, bob = ann_cid_and_bob(doors, "#lobby")
         assert [m.command for m in mark(ann)] == ["JOIN", "JOIN"]
         ann.send("NOTICE #lobby :heads up")
         assert cid.until("NOTICE")[-1].params == ("#lobby", "heads up")
@@ -473,12 +480,7 @@ def test_registration_errors_462_431_411_412() -> None:
 
 def test_a_nick_change_shows_as_nick_on_irc_and_nickchanged_on_binary() -> None:
     with chat_doors() as doors:
-        ann, cid = register_irc(doors, "ann"), register_irc(doors, "cid")
-        bob = register_binary(doors, "bob")
-        join_irc(ann, "#lobby")
-        join_irc(cid, "#lobby")
-        bob.send(chat.Join(room="#lobby"))
-        receive_until(bob, chat.NamesEnd(room="#lobby", count=3))
+        ann, cid, bob = ann_cid_and_bob(doors, "#lobby")
         ann.send("NICK anna")
         assert cid.until("NICK")[-1] == irc.Message(
             command="NICK", params=("anna",), source="ann!ann@actornet-chat"
@@ -553,12 +555,7 @@ def test_server_name_is_the_irc_prefix_and_the_server_of_welcome_on_every_door()
 
 def test_an_action_crosses_doors_as_slash_me_and_formatting_and_other_ctcp_are_dropped() -> None:
     with chat_doors() as doors:
-        ann, cid = register_irc(doors, "ann"), register_irc(doors, "cid")
-        bob = register_binary(doors, "bob")
-        join_irc(ann, "#lobby")
-        join_irc(cid, "#lobby")
-        bob.send(chat.Join(room="#lobby"))
-        receive_until(bob, chat.NamesEnd(room="#lobby", count=3))
+        ann, cid, bob = ann_cid_and_bob(doors, "#lobby")
         ann.send("PRIVMSG #lobby :\x01ACTION waves\x01")
         assert cid.until("PRIVMSG")[-1].params == ("#lobby", "\x01ACTION waves\x01")
         said = receive_until(bob, chat.Said(room="#lobby", nick="ann", text=ANY, time_ms=ANY))
@@ -638,13 +635,7 @@ def wait_for_all(client: Client, wanted: set[Any]) -> None:
 def test_a_rename_or_quit_reaches_each_irc_user_once_however_many_rooms_they_share() -> None:
     rooms = ("#one", "#two", "#three")
     with chat_doors() as doors:
-        ann, cid = register_irc(doors, "ann"), register_irc(doors, "cid")
-        bob = register_binary(doors, "bob")
-        for room in rooms:
-            join_irc(ann, room)
-            join_irc(cid, room)
-            bob.send(chat.Join(room=room))
-            receive_until(bob, chat.NamesEnd(room=room, count=3))
+        ann, cid, bob = ann_cid_and_bob(doors, *rooms)
         mark(ann)
         mark(cid)
         ann.send("NICK anna")
