@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import trustme
 from _support import RAW_WIRE, WAIT, frame, read_frame, read_until_closed, track
+from _wss import WssClient
 
 import actornet
 
@@ -236,14 +237,12 @@ def test_an_expired_server_certificate_fails_connect_tcp(
 def test_websockets_over_wss_reaches_a_websocket_echo_over_tls(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
-    from websockets.sync.client import connect as ws_connect  # noqa: PLC0415
-
     from examples.wsecho.__main__ import WIRE, WebSocketEchoSession  # noqa: PLC0415
 
     server = actornet.serve_tcp(WebSocketEchoSession, WIRE, ssl=server_context)
     try:
-        with ws_connect(
-            f"wss://localhost:{server.port}/", ssl=client_context, proxy=None, open_timeout=WAIT
+        with WssClient(
+            f"wss://localhost:{server.port}/", ssl=client_context, proxy=None, timeout=WAIT
         ) as ws:
             for message in ("hello", b"\x00\x01" * 40_000, "ünïcode"):
                 ws.send(message)

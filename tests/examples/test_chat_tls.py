@@ -1,7 +1,8 @@
 """Every door of the chat over TLS (`--tls-cert`, `--tls-key`), with a trustme certificate, met
 by clients from outside the project: the terminal client (`--ca`), the `ssl` module for IRC
-(ircs) and HTTPS, the `websockets` library over wss://, Debian's `openssl s_client`, and
-Debian's Chromium (the page over https://, the chat over wss://)."""
+(ircs) and HTTPS, the `websockets` library over wss:// (its asyncio client: see `_wss`),
+Debian's `openssl s_client`, and Debian's Chromium (the page over https://, the chat over
+wss://)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 import trustme
 from _processes import ChatServer, ScriptClient
 from _support import WAIT
-from websockets.sync.client import connect
+from _wss import WssClient
 from websockets.typing import Subprotocol
 
 from examples.chat.browser import CHAT_PATH, SUBPROTOCOL
@@ -89,12 +90,12 @@ def test_a_terminal_client_a_websocket_user_and_an_ircs_user_talk_over_tls(
     _, _, ca_file = tls_files
     with (
         ScriptClient(server.port, "term", "#lobby", options=("--ca", str(ca_file))) as term,
-        connect(
+        WssClient(
             f"wss://localhost:{server.http_port}{CHAT_PATH}",
             ssl=trusting,
             subprotocols=[Subprotocol(SUBPROTOCOL)],
             proxy=None,
-            open_timeout=WAIT,
+            timeout=WAIT,
             ping_interval=None,
         ) as web,
         tls_socket(server.irc_port, trusting) as ircs,
