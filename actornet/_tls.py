@@ -144,10 +144,13 @@ class TlsChannel:
         bytes are returned; it goes out with the first call after.
         """
         with self._lock:
-            if frames:
+            if self.info is None:
                 self._pending.extend(frames)
-            if self.info is not None:
-                self._write_pending()
+            else:
+                if self._pending:
+                    self._write_pending()
+                if frames:
+                    self._object.write(frames[0] if len(frames) == 1 else b"".join(frames))
             return self._outgoing.read()
 
     def close(self) -> bytes:
@@ -189,10 +192,11 @@ class TlsChannel:
 
     def _read(self) -> bytes:
         """Read all the plaintext the incoming records hold (the lock is held)."""
+        obj, incoming = self._object, self._incoming
         chunks: list[bytes] = []
         while True:
             try:
-                chunk = self._object.read(_READ_SIZE)
+                chunk = obj.read(_READ_SIZE)
             except ssl.SSLWantReadError:
                 break
             except ssl.SSLZeroReturnError:
@@ -206,7 +210,12 @@ class TlsChannel:
                 self.closed_by_peer = True
                 break
             chunks.append(chunk)
-        return b"".join(chunks)
+            if not incoming.pending and not obj.pending():
+                # Every record in is read (OpenSSL takes from the BIO only what the
+                # record it reads needs): another read would only raise
+                # SSLWantReadError, which costs more than the record took.
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def remember_server_name(context: ssl.SSLContext) -> None:
