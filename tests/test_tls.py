@@ -101,6 +101,35 @@ def test_the_ssl_module_talks_to_a_tls_server_and_the_session_sees_alpn_and_sni(
         assert sock.version() == info.version
 
 
+def test_a_server_that_requires_client_certificates_shows_the_session_the_peers(
+    ca: trustme.CA, client_context: ssl.SSLContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    requiring = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(requiring)
+    requiring.verify_mode = ssl.CERT_REQUIRED
+    ca.configure_trust(requiring)
+    ca.issue_cert("alice@example.test").configure_cert(client_context)
+    caplog.set_level(logging.INFO, logger="actornet")
+    with tls_server(requiring) as (port, seen):
+        with connect(port, client_context) as sock:
+            sock.sendall(frame(b"with a certificate"))
+            assert read_frame(sock) == b"with a certificate"
+        info = seen[0]
+        assert isinstance(info, actornet.TlsInfo)
+        assert info.peer_certificate is not None
+        assert info.peer_certificate["subjectAltName"] == (("email", "alice@example.test"),)
+        anonymous = ssl.create_default_context()
+        ca.configure_trust(anonymous)
+        with connect(port, anonymous) as sock:  # TLS 1.3: the refusal comes after the handshake
+            sock.sendall(frame(b"without one"))
+            with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED"):
+                sock.recv(100)
+        assert len(seen) == 1
+    failures = [r for r in caplog.records if "TLS failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert "CERTIFICATE" in failures[0].getMessage().upper()
+
+
 def test_pipelined_frames_from_many_clients_all_come_back(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
