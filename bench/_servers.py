@@ -31,16 +31,40 @@ STOP_TIMEOUT = 15.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def build_loadgen() -> Path:
-    """Compile bench/loadgen.c (once per change) and return the binary's path."""
+def build_loadgen(*, tls: bool = False) -> Path:
+    """Compile bench/loadgen.c (once per change) and return the binary's path.
+
+    It is built with its TLS modes where OpenSSL's headers are installed and
+    without them elsewhere; `tls=True` insists on them.
+    """
     source = ROOT / "bench" / "loadgen.c"
     binary = BUILD / "loadgen"
+    marker = BUILD / "loadgen.tls"  # present when the binary has the TLS modes
     if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
         BUILD.mkdir(parents=True, exist_ok=True)
         compiler = shutil.which("cc") or shutil.which("gcc")
         if compiler is None:
             raise SystemExit("bench needs a C compiler (cc) to build bench/loadgen.c")
-        subprocess.run([compiler, "-O2", "-o", str(binary), str(source)], check=True)
+        marker.unlink(missing_ok=True)
+        with_tls = [
+            compiler,
+            "-O2",
+            "-DLOADGEN_TLS",
+            "-o",
+            str(binary),
+            str(source),
+            "-lssl",
+            "-lcrypto",
+        ]
+        if subprocess.run(with_tls, capture_output=True, check=False).returncode == 0:
+            marker.touch()
+        else:
+            subprocess.run([compiler, "-O2", "-o", str(binary), str(source)], check=True)
+    if tls and not marker.exists():
+        raise SystemExit(
+            "the load generator's TLS modes need OpenSSL's headers to build "
+            "(Debian: apt-get install libssl-dev)"
+        )
     return binary
 
 

@@ -219,20 +219,33 @@ def _measure(load: Load, server: str, pinning: Pinning, seconds: float) -> Sampl
     conns, second, size = load.args
     args = [load.mode, HOST, str(port), str(conns), str(second), str(size), str(seconds)]
     with running_server(SERVERS[server][load.mode], port, core=pinning.server) as process:
-        before = cpu_seconds(process.pid)
-        run = run_loadgen_measured(args, timeout=seconds + 60, core=pinning.loadgen)
-        after = cpu_seconds(process.pid)
+        return measure_server(process.pid, args, pinning, seconds, f"{server}, {load.title}")
+
+
+def measure_server(
+    pid: int, args: Sequence[str], pinning: Pinning, seconds: float, label: str
+) -> Sample:
+    """Run the load generator with `args` against the running server `pid`; return the sample.
+
+    CPU figures cover the whole load generator run, unless it reports them for
+    its timed phase alone (`server_cpu_s`, `cpu_s`: given the server's PID).
+    """
+    before = cpu_seconds(pid)
+    run = run_loadgen_measured(args, timeout=seconds + 60, core=pinning.loadgen)
+    after = cpu_seconds(pid)
     result = run.result
+    server_cpu = result.get("server_cpu_s", after - before)
+    loadgen_cpu = result.get("cpu_s", run.cpu_seconds)
     count = result.get("count", 0.0)
     if result.get("errors", 0.0):
-        print(f"  {server}, {load.title}: {result['errors']:.0f} errors", file=sys.stderr)
+        print(f"  {label}: {result['errors']:.0f} errors", file=sys.stderr)
     return Sample(
         rate=result.get("rate", 0.0),
         p50=result.get("p50_us", math.nan),
         p99=result.get("p99_us", math.nan),
         max=result.get("max_us", math.nan),
-        cpu_us_per_op=(after - before) / count * 1e6 if count else math.nan,
-        loadgen_cpu_pct=100.0 * run.cpu_seconds / seconds,
+        cpu_us_per_op=server_cpu / count * 1e6 if count else math.nan,
+        loadgen_cpu_pct=100.0 * loadgen_cpu / seconds,
         errors=result.get("errors", 0.0),
     )
 

@@ -47,8 +47,27 @@
  *       was sent. Unlike the modes above it stops at the first fault with a
  *       message on stderr and exit status 1; see "ws mode" below.
  *
+ *   loadgen tls-echo HOST PORT CONNS INFLIGHT SIZE SECONDS [SERVER_PID]
+ *       echo mode over TLS (any version the server offers, the certificate not
+ *       checked: loopback only): each connection completes its handshake, one
+ *       after the other, before the clock starts. Given SERVER_PID (echo and
+ *       relay take it too), it also prints the CPU seconds the server
+ *       (server_cpu_s) and the load generator (cpu_s) used while the clock ran,
+ *       so that connecting is not counted.
+ *   loadgen tls-handshakes HOST PORT CONCURRENCY SECONDS
+ *       full TLS handshakes (no session resumption), CONCURRENCY of them in
+ *       flight at once: each connection is closed as soon as it is
+ *       established and a new one takes its place; prints handshakes per
+ *       second and handshake latency percentiles (connect to established).
+ *   loadgen tls-echo-server PORT CERT_CHAIN KEY
+ *       a TLS echo server on 127.0.0.1:PORT in C (one epoll thread, every
+ *       byte read written back): the ceiling of the TLS benchmarks. Prints
+ *       "listening" once it accepts, then runs until killed.
+ *
  * Output: one line of key=value pairs; "errors=N" counts corrupt or unexpected
- * bytes and failed connections. Build: cc -O2 -o loadgen loadgen.c
+ * bytes and failed connections. Build: cc -O2 -o loadgen loadgen.c, or with the
+ * TLS modes (OpenSSL's headers: Debian's libssl-dev):
+ * cc -O2 -DLOADGEN_TLS -o loadgen loadgen.c -lssl -lcrypto
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -66,6 +85,12 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef LOADGEN_TLS
+#include <fcntl.h>
+#include <signal.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #define HEADER 16
 #define MAX_EVENTS 1024
@@ -82,12 +107,37 @@ typedef struct {
     uint64_t expect_seq;   /* echo: next sequence number expected back */
     int sender;
     int answered;
+    void *tls;             /* the connection's SSL in the TLS modes, else NULL */
 } conn_t;
 
 static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU seconds (user + system) used so far by process `pid` (0: this process), or -1. */
+static double cpu_seconds_of(int pid) {
+    if (pid == 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    }
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1.0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long long utime, stime;
+    /* After the name: state, then fields 4-13, then utime and stime (fields 14, 15). */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                     &utime, &stime) != 2)
+        return -1.0;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static uint64_t *lat;
@@ -138,9 +188,38 @@ static void queue_frame(conn_t *c, size_t size, uint64_t seq) {
     c->out_len += 4 + size;
 }
 
+#ifdef LOADGEN_TLS
+/* An SSL_read or SSL_write result as recv and send give theirs: bytes moved, 0 at
+ * the peer's close_notify, -1 with errno EAGAIN when it would block. */
+static ssize_t tls_result(SSL *ssl, int r) {
+    if (r > 0) return r;
+    int e = SSL_get_error(ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) { errno = EAGAIN; return -1; }
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+    errno = EIO;
+    return -1;
+}
+#endif
+
+/* One recv on a plain or TLS connection, with recv's results. */
+static ssize_t conn_recv(conn_t *c, void *buf, size_t len) {
+#ifdef LOADGEN_TLS
+    if (c->tls) return tls_result(c->tls, SSL_read(c->tls, buf, (int)len));
+#endif
+    return recv(c->fd, buf, len, 0);
+}
+
+/* One send on a plain or TLS connection, with send's results. */
+static ssize_t conn_send(conn_t *c, const void *buf, size_t len) {
+#ifdef LOADGEN_TLS
+    if (c->tls) return tls_result(c->tls, SSL_write(c->tls, buf, (int)len));
+#endif
+    return send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
 static int flush_out(conn_t *c) {
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n = conn_send(c, c->out + c->out_off, c->out_len - c->out_off);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) return 0;
             return -1;
@@ -1589,12 +1668,222 @@ static int run_irc(const char *host, int port, int conns, int senders, size_t si
     return 0;
 }
 
+/* ---- TLS modes: tls-echo, tls-handshakes, tls-echo-server ------------------
+ * Built only with -DLOADGEN_TLS (bench/_servers.py does so when OpenSSL's
+ * headers are there). The client checks no certificate: it talks to a server
+ * on loopback that the benchmark itself started with a throwaway certificate.
+ */
+#ifdef LOADGEN_TLS
+#define TLS_HANDSHAKE_TIMEOUT_S 10
+
+static SSL_CTX *tls_client_context(void) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) { ERR_print_errors_fp(stderr); exit(2); }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    /* flush_out retries a write with more bytes, from a buffer that may move. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return ctx;
+}
+
+/* Connect and complete the handshake on a blocking socket, then make it
+ * non-blocking; returns the fd (the SSL in *tls) or -1. */
+static int open_tls_conn(SSL_CTX *ctx, const char *host, int port, void **tls) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct timeval limit = {.tv_sec = TLS_HANDSHAKE_TIMEOUT_S};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    SSL *ssl = NULL;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) goto failed;
+    ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    if (SSL_connect(ssl) != 1) goto failed;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    *tls = ssl;
+    return fd;
+failed:
+    if (ssl) SSL_free(ssl);
+    close(fd);
+    return -1;
+}
+
+typedef struct {
+    int fd;
+    SSL *ssl;
+    uint64_t started;
+} handshake_t;
+
+/* Start one non-blocking handshake in slot h; returns 0, or -1 if it could not start. */
+static int handshake_start(SSL_CTX *ctx, int ep, handshake_t *h, uint32_t slot,
+                           const char *host, int port) {
+    h->started = now_ns();
+    h->fd = open_conn(host, port);
+    if (h->fd < 0) return -1;
+    h->ssl = SSL_new(ctx);
+    SSL_set_fd(h->ssl, h->fd);
+    SSL_set_tlsext_host_name(h->ssl, "localhost");
+    SSL_set_connect_state(h->ssl);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = slot};
+    epoll_ctl(ep, EPOLL_CTL_ADD, h->fd, &ev);
+    return 0;
+}
+
+static void handshake_end(handshake_t *h) {
+    SSL_free(h->ssl);
+    close(h->fd);
+    h->ssl = NULL;
+    h->fd = -1;
+}
+
+static int run_tls_handshakes(const char *host, int port, int concurrency, double seconds) {
+    SSL_CTX *ctx = tls_client_context();
+    lat = malloc(sizeof(uint64_t) * LAT_SAMPLES);
+    int ep = epoll_create1(0);
+    handshake_t *hs = calloc((size_t)concurrency, sizeof(handshake_t));
+    uint64_t started = now_ns(), deadline = started + (uint64_t)(seconds * 1e9), count = 0;
+    for (int i = 0; i < concurrency; i++)
+        if (handshake_start(ctx, ep, &hs[i], (uint32_t)i, host, port) < 0) errors++;
+    struct epoll_event events[MAX_EVENTS];
+    while (now_ns() < deadline) {
+        int n = epoll_wait(ep, events, MAX_EVENTS, 50);
+        for (int e = 0; e < n; e++) {
+            handshake_t *h = &hs[events[e].data.u32];
+            if (h->ssl == NULL) continue;
+            int r = SSL_do_handshake(h->ssl);
+            if (r != 1) {
+                int why = SSL_get_error(h->ssl, r);
+                if (why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE) continue;
+                errors++;
+            } else {
+                count++;
+                record_latency(now_ns() - h->started);
+            }
+            handshake_end(h);
+            if (handshake_start(ctx, ep, h, events[e].data.u32, host, port) < 0) errors++;
+        }
+    }
+    double elapsed = (double)(now_ns() - started) / 1e9;
+    qsort(lat, lat_n, sizeof(uint64_t), cmp_u64);
+    printf("rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f count=%llu errors=%llu\n",
+           (double)count / elapsed, percentile_us(0.50), percentile_us(0.99),
+           percentile_us(1.0), (unsigned long long)count, (unsigned long long)errors);
+    for (int i = 0; i < concurrency; i++)
+        if (hs[i].ssl) handshake_end(&hs[i]);
+    return 0;
+}
+
+typedef struct {
+    conn_t c;
+    int established;
+} echo_peer_t;
+
+static void echo_peer_close(echo_peer_t *p) {
+    SSL_free(p->c.tls);
+    close(p->c.fd);
+    free(p->c.out);
+    free(p);
+}
+
+/* Advance one connection of the echo server; returns -1 once it is to be closed. */
+static int echo_peer_run(echo_peer_t *p) {
+    SSL *ssl = p->c.tls;
+    if (!p->established) {
+        int r = SSL_do_handshake(ssl);
+        if (r != 1) {
+            int why = SSL_get_error(ssl, r);
+            return why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE ? 0 : -1;
+        }
+        p->established = 1;
+    }
+    unsigned char buf[65536];
+    for (;;) {
+        if (flush_out(&p->c) < 0) return -1;
+        if (p->c.out_len) return 0; /* wait for room before reading more */
+        ssize_t r = conn_recv(&p->c, buf, sizeof buf);
+        if (r == 0) return -1;
+        if (r < 0) return errno == EAGAIN ? 0 : -1;
+        reserve(&p->c.out, &p->c.out_cap, (size_t)r);
+        memcpy(p->c.out, buf, (size_t)r);
+        p->c.out_len = (size_t)r;
+    }
+}
+
+static int run_tls_echo_server(int port, const char *chain, const char *key) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, chain) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        ERR_print_errors_fp(stderr);
+        return 2;
+    }
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (bind(listener, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(listener, 4096) < 0) {
+        perror("tls-echo-server");
+        return 2;
+    }
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+    printf("tls-echo-server listening on 127.0.0.1:%d\n", port);
+    fflush(stdout);
+    struct epoll_event events[MAX_EVENTS];
+    for (;;) {
+        int n = epoll_wait(ep, events, MAX_EVENTS, -1);
+        for (int e = 0; e < n; e++) {
+            echo_peer_t *p = events[e].data.ptr;
+            if (p == NULL) {
+                int fd;
+                while ((fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    p = calloc(1, sizeof *p);
+                    p->c.fd = fd;
+                    p->c.tls = SSL_new(ctx);
+                    SSL_set_fd(p->c.tls, fd);
+                    SSL_set_accept_state(p->c.tls);
+                    struct epoll_event pev = {.events = EPOLLIN | EPOLLOUT | EPOLLET,
+                                              .data.ptr = p};
+                    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &pev);
+                }
+                continue;
+            }
+            if (echo_peer_run(p) < 0) echo_peer_close(p);
+        }
+    }
+}
+#endif /* LOADGEN_TLS */
+
 int main(int argc, char **argv) {
-    if (argc < 6) {
+    if (argc < 5) {
         fprintf(stderr, "usage: see the comment at the top of loadgen.c\n");
         return 2;
     }
     const char *mode = argv[1];
+    if (strncmp(mode, "tls-", 4) == 0) {
+#ifdef LOADGEN_TLS
+        signal(SIGPIPE, SIG_IGN); /* OpenSSL writes with write(), not send(MSG_NOSIGNAL) */
+        if (strcmp(mode, "tls-echo-server") == 0)
+            return run_tls_echo_server(atoi(argv[2]), argv[3], argv[4]);
+        if (strcmp(mode, "tls-handshakes") == 0 && argc >= 6)
+            return run_tls_handshakes(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]));
+#else
+        fprintf(stderr, "loadgen: %s needs a build with -DLOADGEN_TLS -lssl -lcrypto "
+                        "(OpenSSL's headers: Debian's libssl-dev)\n", mode);
+        return 2;
+#endif
+    }
+    if (argc < 6) {
+        fprintf(stderr, "usage: see the comment at the top of loadgen.c\n");
+        return 2;
+    }
     const char *host = argv[2];
     int port = atoi(argv[3]);
     int conns = atoi(argv[4]);
@@ -1628,6 +1917,9 @@ int main(int argc, char **argv) {
     }
     int relay = strcmp(mode, "relay") == 0;
     int idle = strcmp(mode, "idle") == 0;
+#ifdef LOADGEN_TLS
+    SSL_CTX *tls = strcmp(mode, "tls-echo") == 0 ? tls_client_context() : NULL;
+#endif
     int inflight = idle ? 1 : atoi(argv[5]);
     size_t size = idle ? 64 : (size_t)atol(argv[6]);
     double seconds = idle ? atof(argv[5]) : atof(argv[7]);
@@ -1637,7 +1929,11 @@ int main(int argc, char **argv) {
     int ep = epoll_create1(0);
     conn_t *cs = calloc((size_t)conns, sizeof(conn_t));
     for (int i = 0; i < conns; i++) {
+#ifdef LOADGEN_TLS
+        cs[i].fd = tls ? open_tls_conn(tls, host, port, &cs[i].tls) : open_conn(host, port);
+#else
         cs[i].fd = open_conn(host, port);
+#endif
         if (cs[i].fd < 0) { errors++; continue; }
         cs[i].sender = relay ? (i < inflight) : 1;
         cs[i].next_seq = relay ? (uint64_t)i << 40 : 0;
@@ -1647,6 +1943,9 @@ int main(int argc, char **argv) {
     /* Let every handshake finish before the clock starts. */
     usleep(200000);
 
+    int server_pid = !idle && argc > 8 ? atoi(argv[8]) : -1;
+    double server_cpu = server_pid > 0 ? cpu_seconds_of(server_pid) : 0.0;
+    double own_cpu = cpu_seconds_of(0);
     uint64_t count = 0;        /* round trips (echo) or deliveries (relay) */
     uint64_t started = now_ns();
     uint64_t deadline = started + (uint64_t)(seconds * 1e9);
@@ -1675,7 +1974,7 @@ int main(int argc, char **argv) {
             if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
             for (;;) {
                 reserve(&c->in, &c->in_cap, c->in_len + 65536);
-                ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+                ssize_t r = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
                 if (r < 0) {
                     if (errno == EAGAIN || errno == EINTR) break;
                     errors++;
@@ -1727,6 +2026,9 @@ int main(int argc, char **argv) {
         usleep((useconds_t)(seconds * 1e6));
     } else {
         qsort(lat, lat_n, sizeof(uint64_t), cmp_u64);
+        if (server_pid > 0)
+            printf("server_cpu_s=%.3f cpu_s=%.3f ", cpu_seconds_of(server_pid) - server_cpu,
+                   cpu_seconds_of(0) - own_cpu);
         printf("rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f count=%llu errors=%llu\n",
                (double)count / elapsed, percentile_us(0.50), percentile_us(0.99),
                percentile_us(1.0),

@@ -1,27 +1,40 @@
-"""TLS handshakes per second: actornet's TLS echo server beside asyncio's, same run.
+"""TLS: handshakes per second and TLS echo, actornet beside asyncio streams, same run.
 
-Three servers, each terminating TLS 1.3 with the same trustme certificate (made
-in a temporary directory, never kept):
+Three servers, each terminating TLS with the same trustme certificate (made in a
+temporary directory, never kept) and echoing 4-byte big-endian length + payload
+frames:
 
 * actornet: `python -m examples.echo --tls-cert FILE --tls-key FILE`;
-* asyncio: `python -m bench.peers.asyncio_streams echo --tls-cert ... --tls-key ...`
-  (asyncio streams, `start_server(ssl=...)`), the baseline;
-* openssl s_server (Debian's `openssl`): the ceiling, there to show the client
+* asyncio streams: `python -m bench.peers.asyncio_streams echo --tls-cert ...
+  --tls-key ...` (`start_server(ssl=...)`, a task per connection), the baseline
+  every ratio is taken against;
+* C: `loadgen tls-echo-server` (bench/loadgen.c, one epoll thread, OpenSSL,
+  every byte read written back): the ceiling, there to show the load generator
   had headroom.
 
-The client is `openssl s_time -new` (Debian's OpenSSL, in C): full handshakes
-one after the other for --seconds, each connection closed once established. The
-handshake is OpenSSL's cost on both Python servers; what differs is what each
-adds around it (accepting, the memory BIOs or the SSL transport, the actors or
-tasks, closing). Each server is pinned to one core and the client to another,
-both ways round; each cell is the median of --repeat runs, servers taking turns.
-Columns: handshakes/s as s_time counts them; "CPU us/hs", the server process's
-user + system CPU per handshake (/proc/PID/stat), the least noisy figure on
-shared cores; "x asyncio", actornet's handshakes/s over asyncio's. s_time makes
-one handshake at a time, so its rate is mostly the client's and the round trips':
-compare the servers by their CPU per handshake.
+The load comes from bench/loadgen.c, built with its TLS modes (OpenSSL), which
+checks every byte it gets back:
 
-Not measured here: TLS echo throughput (the C load generator speaks no TLS yet).
+* handshakes: `loadgen tls-handshakes`, 16 full TLS 1.3 handshakes in flight
+  (no resumption), each connection closed once established and replaced; the
+  handshake itself is OpenSSL's cost on every server, so what differs is what
+  each adds around it (accepting, the memory BIOs or the SSL transport, the
+  actors or tasks, closing);
+* echo 100 connections x 4 frames in flight x 64 B, and 1,000 x 1 x 512 B
+  (`loadgen tls-echo`; the handshakes are done before the clock starts, and
+  the CPU columns count only the time the clock ran).
+
+Each server is pinned to one core and the load generator to another, both ways
+round (one table per pinning); servers take turns (A B C A B C ...) and each cell
+is the median of --repeat runs of --seconds. Columns as in bench.echo: rate;
+"x asyncio", the ratio of medians to asyncio streams, >1 is better; p50, p99,
+max latency in microseconds (handshake: connect to established; echo: round
+trip); "CPU us/op", the server process's user + system CPU per handshake or
+round trip (/proc/PID/stat), the least noisy figure on shared cores; "loadgen
+CPU", the load generator's CPU as a share of the run; errors.
+
+Targets, per pinning, against asyncio streams: >= 1.0x on both echo loads and
+on handshakes/s.
 
 Run: python -m bench.tls [--repeat 3] [--seconds 4] [--server-cores 0,1] [--quick]
 """
@@ -30,42 +43,67 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trustme
 
-from bench._common import format_table, median, number, ratio, times
+from bench._common import format_table, number, ratio, times, verdict
 from bench._servers import (
     ROOT,
     START_TIMEOUT,
     Pinning,
     _pinned,
-    cpu_seconds,
+    build_loadgen,
     first_line,
     free_port,
     parse_cores,
     pinnings_for,
     stop,
-    wait_listening,
 )
+from bench.echo import Cell, Sample, measure_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-SERVERS = ("actornet", "asyncio", "openssl")
-LABELS = {
-    "actornet": "actornet",
-    "asyncio": "asyncio streams (baseline)",
-    "openssl": "openssl s_server (ceiling)",
-}
-_CONNECTIONS = re.compile(r"(\d+) connections in ([\d.]+)s")
+HOST = "127.0.0.1"
+ACTORNET = "actornet"
+BASELINE = "asyncio streams"
+CEILING = "C + OpenSSL (ceiling)"
+SERVERS = (ACTORNET, BASELINE, CEILING)
+#: Handshakes the load generator keeps in flight.
+HANDSHAKE_CONCURRENCY = 16
+#: Load generator CPU share above which its figures may be its own limit.
+LOADGEN_BUSY = 90.0
+#: A server this close to the ceiling's rate may be capped by the load generator.
+NEAR_CEILING = 0.9
+
+
+@dataclass(frozen=True)
+class Load:
+    """One load of the table: its title, unit and the load generator's arguments."""
+
+    title: str
+    unit: str
+    mode: str
+    args: tuple[int, ...]
+
+
+LOADS = (
+    Load(
+        f"handshakes, {HANDSHAKE_CONCURRENCY} in flight",
+        "handshakes/s",
+        "tls-handshakes",
+        (HANDSHAKE_CONCURRENCY,),
+    ),
+    Load("echo 100 conns x 4 in flight x 64 B", "round trips/s", "tls-echo", (100, 4, 64)),
+    Load("echo 1,000 conns x 1 in flight x 512 B", "round trips/s", "tls-echo", (1000, 1, 512)),
+)
 
 
 def _certificates(directory: Path) -> tuple[Path, Path]:
@@ -77,141 +115,167 @@ def _certificates(directory: Path) -> tuple[Path, Path]:
     return chain, key
 
 
+def _server_argv(name: str, port: int, chain: Path, key: Path) -> list[str]:
+    if name == CEILING:
+        return [str(build_loadgen(tls=True)), "tls-echo-server", str(port), str(chain), str(key)]
+    tls = ["--tls-cert", str(chain), "--tls-key", str(key)]
+    address = ["--host", HOST, "--port", str(port)]
+    if name == BASELINE:
+        return [sys.executable, "-m", "bench.peers.asyncio_streams", "echo", *address, *tls]
+    return [sys.executable, "-m", "examples.echo", *address, "--log-level", "WARNING", *tls]
+
+
 @contextlib.contextmanager
 def _server(name: str, core: int, chain: Path, key: Path) -> Iterator[tuple[int, int]]:
     """Start one server pinned to `core`; yield its PID and port once it listens."""
     port = free_port()
-    tls = ["--tls-cert", str(chain), "--tls-key", str(key)]
-    if name == "openssl":
-        argv = [
-            "openssl",
-            "s_server",
-            "-accept",
-            f"127.0.0.1:{port}",
-            "-cert",
-            str(chain),
-            "-key",
-            str(key),
-            "-quiet",
-            "-naccept",
-            "1000000000",
-        ]
-    elif name == "asyncio":
-        argv = [
-            sys.executable,
-            "-m",
-            "bench.peers.asyncio_streams",
-            "echo",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *tls,
-        ]
-    else:
-        argv = [
-            sys.executable,
-            "-m",
-            "examples.echo",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "WARNING",
-            *tls,
-        ]
     process = subprocess.Popen(
-        _pinned(core, argv),
+        _pinned(core, _server_argv(name, port, chain, key)),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        text=True,
         stdin=subprocess.DEVNULL,
+        text=True,
     )
     try:
-        if name == "openssl":
-            wait_listening(process, port)
-        elif "listening" not in first_line(process, START_TIMEOUT):
+        if "listening" not in first_line(process, START_TIMEOUT):
             raise RuntimeError(f"{name} did not start")
         yield process.pid, port
     finally:
         stop(process)
 
 
-def _run(name: str, pinning: Pinning, seconds: int, chain: Path, key: Path) -> tuple[float, float]:
-    """One run: (handshakes per second, server CPU microseconds per handshake)."""
-    with _server(name, pinning.server, chain, key) as (pid, port):
-        before = cpu_seconds(pid)
-        result = subprocess.run(
-            _pinned(
-                pinning.loadgen,
+def _measure(
+    load: Load, name: str, pinning: Pinning, seconds: float, certs: tuple[Path, Path]
+) -> Sample:
+    with _server(name, pinning.server, *certs) as (pid, port):
+        args = [load.mode, HOST, str(port), *map(str, load.args), str(seconds)]
+        if load.mode == "tls-echo":  # CPU counted while the clock runs, not while connecting
+            args.append(str(pid))
+        return measure_server(pid, args, pinning, seconds, f"{name}, {load.title}")
+
+
+def _run_pinning(
+    pinning: Pinning, repeat: int, seconds: float, certs: tuple[Path, Path]
+) -> dict[tuple[str, str], Cell]:
+    cells: dict[tuple[str, str], Cell] = {}
+    started = time.monotonic()
+    for load in LOADS:
+        for _ in range(repeat):
+            for name in SERVERS:
+                sample = _measure(load, name, pinning, seconds, certs)
+                cells.setdefault((load.title, name), Cell()).samples.append(sample)
+        print(
+            f"  {time.monotonic() - started:4.0f} s  done: {load.title} ({pinning.label})",
+            file=sys.stderr,
+        )
+    return cells
+
+
+def _table(cells: dict[tuple[str, str], Cell]) -> tuple[str, list[str]]:
+    header = [
+        "load / server",
+        "rate",
+        "x asyncio",
+        "p50 us",
+        "p99 us",
+        "max us",
+        "CPU us/op",
+        "loadgen CPU",
+        "errors",
+    ]
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for load in LOADS:
+        rows.append([f"{load.title} ({load.unit})", *[""] * (len(header) - 1)])
+        baseline = cells[load.title, BASELINE].median("rate")
+        ceiling = cells[load.title, CEILING].median("rate")
+        for name in SERVERS:
+            cell = cells[load.title, name]
+            rate, busy = cell.median("rate"), cell.median("loadgen_cpu_pct")
+            rows.append(
                 [
-                    "openssl",
-                    "s_time",
-                    "-connect",
-                    f"127.0.0.1:{port}",
-                    "-new",
-                    "-tls1_3",
-                    "-time",
-                    str(seconds),
-                ],
-            ),
-            capture_output=True,
-            text=True,
-            timeout=seconds + 60,
-            check=False,
-        )
-        used = cpu_seconds(pid) - before
-    match = _CONNECTIONS.search(result.stdout)
-    if match is None:
-        raise RuntimeError(
-            f"s_time printed no count: {result.stdout[-300:]} {result.stderr[-300:]}"
-        )
-    count, elapsed = int(match.group(1)), float(match.group(2))
-    return count / elapsed, used * 1e6 / max(count, 1)
+                    f"  {name}",
+                    number(rate),
+                    times(ratio(rate, baseline)),
+                    number(cell.median("p50"), 1),
+                    number(cell.median("p99"), 1),
+                    number(cell.median("max"), 1),
+                    number(cell.median("cpu_us_per_op"), 1),
+                    f"{busy:.0f}%",
+                    f"{cell.errors:.0f}",
+                ]
+            )
+            if busy >= LOADGEN_BUSY:
+                notes.append(
+                    f"{load.title}, {name}: the load generator used {busy:.0f}% of its "
+                    "core; this rate may be its limit, not the server's"
+                )
+            if name != CEILING and rate >= NEAR_CEILING * ceiling:
+                notes.append(
+                    f"{load.title}, {name}: within {1 - NEAR_CEILING:.0%} of the "
+                    "ceiling's rate or above it, so the ceiling does not show that the "
+                    "load generator had headroom"
+                )
+            if cell.errors:
+                notes.append(
+                    f"{load.title}, {name}: {cell.errors:.0f} errors; not a valid measurement"
+                )
+    return format_table(header, rows), notes
+
+
+def _targets(all_cells: Sequence[tuple[Pinning, dict[tuple[str, str], Cell]]]) -> str:
+    header = [
+        "target (actornet vs asyncio streams)",
+        *(f"server core {p.server} / loadgen {p.loadgen}" for p, _ in all_cells),
+    ]
+    rows = [[f"{load.title} >= 1.0x"] for load in LOADS]
+    for _, cells in all_cells:
+        for row, load in zip(rows, LOADS, strict=True):
+            value = ratio(
+                cells[load.title, ACTORNET].median("rate"),
+                cells[load.title, BASELINE].median("rate"),
+            )
+            row.append(f"{times(value)} {verdict(value >= 1.0)}")
+    return format_table(header, rows)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Run every load against every server under each pinning and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--server-cores", type=parse_cores, default=[0, 1])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per cell (median)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each run")
+    parser.add_argument(
+        "--server-cores",
+        type=parse_cores,
+        default=[0, 1],
+        help="cores the servers take turns on, one table each (default 0,1)",
+    )
     parser.add_argument("--quick", action="store_true", help="1 run of 2 s, the first pinning")
     args = parser.parse_args(argv)
-    if shutil.which("openssl") is None:
-        raise SystemExit("bench.tls needs Debian's openssl (apt-get install openssl)")
-    repeat, seconds = (1, 2) if args.quick else (args.repeat, args.seconds)
-    pinnings = pinnings_for(args.server_cores, "bench.tls")[: 1 if args.quick else None]
+    pinnings = pinnings_for(args.server_cores, "bench.tls")
+    if args.quick:
+        args.repeat, args.seconds = 1, 2.0
+        pinnings = pinnings[:1]
+    build_loadgen(tls=True)
     started = time.monotonic()
+    all_cells = []
     with tempfile.TemporaryDirectory(prefix="bench-tls-") as directory:
-        chain, key = _certificates(Path(directory))
+        certs = _certificates(Path(directory))
         for pinning in pinnings:
-            runs: dict[str, list[tuple[float, float]]] = {name: [] for name in SERVERS}
-            for attempt in range(1, repeat + 1):
-                for name in SERVERS:
-                    runs[name].append(_run(name, pinning, seconds, chain, key))
-                    run_rate, run_cpu = runs[name][-1]
-                    print(
-                        f"  {time.monotonic() - started:4.0f} s  {name} run {attempt}: "
-                        f"{run_rate:,.0f} handshakes/s, {run_cpu:,.0f} us CPU each",
-                        file=sys.stderr,
-                    )
-            rate = {name: median([r for r, _ in runs[name]]) for name in SERVERS}
-            rows = [
-                [
-                    LABELS[name],
-                    number(rate[name]),
-                    number(median([c for _, c in runs[name]])),
-                    times(ratio(rate["actornet"], rate["asyncio"])) if name == "actornet" else "",
-                ]
-                for name in SERVERS
-            ]
+            cells = _run_pinning(pinning, args.repeat, args.seconds, certs)
+            all_cells.append((pinning, cells))
+            table, notes = _table(cells)
             print(
-                f"\n== {pinning.label}; median of {repeat} x {seconds} s; openssl s_time -new "
-                "(TLS 1.3 full handshakes, one at a time)"
+                f"\n== {pinning.label}; median of {args.repeat} x {args.seconds:g} s; "
+                "x asyncio: ratio to asyncio streams, >1 is better"
             )
-            print(format_table(["server", "handshakes/s", "CPU us/hs", "x asyncio"], rows))
+            print(table)
+            for note in notes:
+                print(f"note: {note}")
+            sys.stdout.flush()
+    print()
+    print(_targets(all_cells))
     print(f"\ntook {time.monotonic() - started:.0f} s")
 
 
