@@ -254,6 +254,7 @@ def serve_tcp(  # noqa: PLR0913 - every argument is a documented knob
     session_kwargs: dict[str, Any] | None = None,
     backlog: int = DEFAULT_BACKLOG,
     ssl: SSLContext | None = None,
+    reuse_port: bool = False,
 ) -> Server[EventT]:
     """Listen on host:port and serve each connection with a new `session_class` actor.
 
@@ -277,6 +278,9 @@ def serve_tcp(  # noqa: PLR0913 - every argument is a documented knob
             run once the handshake is done, within `Limits.handshake_timeout`; `conn_tls`
             says what it established. Renegotiation is refused (the context gains
             `OP_NO_RENEGOTIATION`), and the context records each client's SNI name.
+        reuse_port: set `SO_REUSEPORT`, so that several processes (or servers) can
+            listen on the same host:port and the kernel spreads new connections
+            among them. Every listener on the port must set it, as the same user.
 
     Raises:
         OSError: if the address cannot be bound (in use, not permitted).
@@ -298,6 +302,8 @@ def serve_tcp(  # noqa: PLR0913 - every argument is a documented knob
     listener = socket.socket(family, socket.SOCK_STREAM)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind((host, port))
         listener.listen(backlog)
         listener.setblocking(False)  # noqa: FBT003 - socket API

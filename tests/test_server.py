@@ -9,6 +9,7 @@ import time
 
 import pytest
 from _support import (
+    RAW_WIRE,
     WAIT,
     EchoSession,
     Journal,
@@ -336,3 +337,25 @@ def test_sending_after_close_raises_closed_connection_error() -> None:
         assert done.wait(WAIT)
         assert "is closed" in str(outcome[0])
         assert client.receive_until_closed() == []
+
+
+def test_two_servers_with_reuse_port_share_one_port_and_both_accept() -> None:
+    first = actornet.serve_tcp(EchoSession, RAW_WIRE, session_args=(Journal(),), reuse_port=True)
+    try:
+        with pytest.raises(OSError):  # without SO_REUSEPORT the port is taken
+            actornet.serve_tcp(EchoSession, RAW_WIRE, port=first.port, session_args=(Journal(),))
+        second = actornet.serve_tcp(
+            EchoSession, RAW_WIRE, port=first.port, session_args=(Journal(),), reuse_port=True
+        )
+        try:
+            for n in range(40):  # the kernel hashes each new 4-tuple to one of the two
+                with connect(first) as client:
+                    client.send(f"{n}".encode())
+                    assert client.receive(timeout=WAIT) == f"{n}".encode()
+            accepted = (first.statistics().accepted, second.statistics().accepted)
+            assert sum(accepted) == 40
+            assert min(accepted) > 0, accepted  # both took some: 2 in 2**40 that one takes all
+        finally:
+            second.shutdown(timeout=WAIT)
+    finally:
+        first.shutdown(timeout=WAIT)
