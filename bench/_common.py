@@ -13,6 +13,37 @@ if TYPE_CHECKING:
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
+#: Load generator CPU share above which its figures may be its own limit.
+LOADGEN_BUSY = 90.0
+#: A server this close to the ceiling's rate may be capped by the load generator.
+NEAR_CEILING = 0.9
+
+
+def headroom_notes(
+    label: str,
+    *,
+    loadgen_pct: float,
+    rate: float,
+    ceiling_rate: float | None,
+    ceiling: str = "the ceiling",
+) -> list[str]:
+    """Say where a rate may be the load generator's limit rather than the server's.
+
+    `ceiling_rate` is None for the ceiling's own row.
+    """
+    notes = []
+    if loadgen_pct >= LOADGEN_BUSY:
+        notes.append(
+            f"{label}: the load generator used {loadgen_pct:.0f}% of its core; "
+            "this rate may be its limit, not the server's"
+        )
+    if ceiling_rate is not None and rate >= NEAR_CEILING * ceiling_rate:
+        notes.append(
+            f"{label}: within {1 - NEAR_CEILING:.0%} of {ceiling}'s rate or above "
+            f"it, so {ceiling} does not show that the load generator had headroom"
+        )
+    return notes
+
 
 def rss_bytes() -> int:
     """Return this process's resident set size, from /proc/self/statm."""

@@ -66,7 +66,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bench._common import format_table, number, ratio, times, verdict
+from bench._common import format_table, headroom_notes, number, ratio, times, verdict
 from bench._servers import (
     Pinning,
     build_loadgen,
@@ -110,10 +110,6 @@ SERVERS: dict[str, dict[str, list[str]]] = {
 IDLE_HOLD = 120
 #: Seconds the idle load generator may take to report (it waits up to 30 s for answers).
 IDLE_REPORT_TIMEOUT = 180.0
-#: Load generator CPU share above which its figures may be its own limit.
-LOADGEN_BUSY = 90.0
-#: A server this close to the ceiling's rate may be capped by the load generator.
-NEAR_CEILING = 0.9
 IDLE_TARGET_KIB = 5.0
 
 
@@ -313,13 +309,10 @@ def _load_table(results: Results) -> tuple[str, list[str]]:
             ])
             if not load.throughput:
                 continue
-            if busy >= LOADGEN_BUSY:
-                notes.append(f"{load.title}, {server}: the load generator used {busy:.0f}% of "
-                             "its core; this rate may be its limit, not the server's")
-            if server != CEILING and cell.median("rate") >= NEAR_CEILING * ceiling_rate:
-                notes.append(f"{load.title}, {server}: within {1 - NEAR_CEILING:.0%} of the "
-                             "ceiling's rate or above it, so the ceiling row does not show the "
-                             "load generator had headroom for this load")
+            notes += headroom_notes(
+                f"{load.title}, {server}", loadgen_pct=busy, rate=cell.median("rate"),
+                ceiling_rate=None if server == CEILING else ceiling_rate,
+            )
             if cell.errors:
                 notes.append(f"{load.title}, {server}: {cell.errors:.0f} errors; "
                              "not a valid measurement")

@@ -84,7 +84,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from bench._common import format_table, number, ratio, times
+from bench._common import format_table, headroom_notes, number, ratio, times
 from bench._servers import (
     ROOT,
     START_TIMEOUT,
@@ -135,8 +135,6 @@ _ACTORNET_START = re.compile(r"IRC on [^ ]+:(\d+),")
 LOADGEN_SLACK = 90.0
 #: Seconds the idle clients may take to register and join.
 IDLE_SETUP_TIMEOUT = 90.0
-LOADGEN_BUSY = 90.0
-NEAR_CEILING = 0.9
 NGIRCD_CONF = """\
 [Global]
 Name = bench.irc.invalid
@@ -361,13 +359,10 @@ def _table(cells: dict[str, Cell]) -> tuple[str, list[str]]:
         if cell.errors() or cell.failed:
             notes.append(f"{LABELS[server]}: the load generator counted errors or failed runs "
                          "(its messages are on stderr); not a valid measurement")
-        if busy >= LOADGEN_BUSY:
-            notes.append(f"{LABELS[server]}: the load generator used {busy:.0f}% of its core; "
-                         "this rate may be its limit, not the server's")
-        rate = cell.median("rate")
-        if server != CEILING and rate >= NEAR_CEILING * ceiling:
-            notes.append(f"{LABELS[server]}: within {1 - NEAR_CEILING:.0%} of ngircd's rate or "
-                         "above it: the ceiling does not show load-generator headroom")
+        notes += headroom_notes(
+            LABELS[server], loadgen_pct=busy, rate=cell.median("rate"),
+            ceiling_rate=None if server == CEILING else ceiling, ceiling="ngircd",
+        )
     return format_table(header, rows), notes
 
 

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING
 
 import trustme
 
-from bench._common import format_table, number, ratio, times, verdict
+from bench._common import format_table, headroom_notes, number, ratio, times, verdict
 from bench._servers import (
     ROOT,
     START_TIMEOUT,
@@ -78,10 +78,6 @@ CEILING = "C + OpenSSL (ceiling)"
 SERVERS = (ACTORNET, BASELINE, CEILING)
 #: Handshakes the load generator keeps in flight.
 HANDSHAKE_CONCURRENCY = 16
-#: Load generator CPU share above which its figures may be its own limit.
-LOADGEN_BUSY = 90.0
-#: A server this close to the ceiling's rate may be capped by the load generator.
-NEAR_CEILING = 0.9
 
 
 @dataclass(frozen=True)
@@ -206,17 +202,12 @@ def _table(cells: dict[tuple[str, str], Cell]) -> tuple[str, list[str]]:
                     f"{cell.errors:.0f}",
                 ]
             )
-            if busy >= LOADGEN_BUSY:
-                notes.append(
-                    f"{load.title}, {name}: the load generator used {busy:.0f}% of its "
-                    "core; this rate may be its limit, not the server's"
-                )
-            if name != CEILING and rate >= NEAR_CEILING * ceiling:
-                notes.append(
-                    f"{load.title}, {name}: within {1 - NEAR_CEILING:.0%} of the "
-                    "ceiling's rate or above it, so the ceiling does not show that the "
-                    "load generator had headroom"
-                )
+            notes += headroom_notes(
+                f"{load.title}, {name}",
+                loadgen_pct=busy,
+                rate=rate,
+                ceiling_rate=None if name == CEILING else ceiling,
+            )
             if cell.errors:
                 notes.append(
                     f"{load.title}, {name}: {cell.errors:.0f} errors; not a valid measurement"

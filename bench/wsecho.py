@@ -86,7 +86,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bench._common import format_table, number, ratio, times, verdict
+from bench._common import format_table, headroom_notes, number, ratio, times, verdict
 from bench._servers import (
     ROOT,
     Pinning,
@@ -125,10 +125,6 @@ QUIET = ["--log-level", "WARNING"]
 #: Seconds a load generator run may take beyond --seconds: upgrades (at most
 #: 30 s), the drain (at most 5 s) and the close (at most 2 s), with room.
 LOADGEN_SLACK = 60.0
-#: Load generator CPU share above which its figures may be its own limit.
-LOADGEN_BUSY = 90.0
-#: A server this close to the ceiling's rate may be capped by the load generator.
-NEAR_CEILING = 0.9
 TARGET_RATIO = 2.0
 
 
@@ -339,15 +335,10 @@ def _load_table(results: Results) -> tuple[str, list[str]]:
                 notes.append(f"{load.title}, {LABELS[server]}: {cell.failed} of {runs} runs "
                              "failed (see the load generator's messages); not a valid "
                              "measurement")
-            if busy >= LOADGEN_BUSY:
-                notes.append(f"{load.title}, {LABELS[server]}: the load generator used "
-                             f"{busy:.0f}% of its core; this rate may be its limit, not the "
-                             "server's")
-            rate = cell.median("rate")
-            if server != CEILING and rate >= NEAR_CEILING * ceiling_rate:
-                notes.append(f"{load.title}, {LABELS[server]}: within {1 - NEAR_CEILING:.0%} "
-                             "of the ceiling's rate or above it, so the ceiling row does not "
-                             "show the load generator had headroom for this load")
+            notes += headroom_notes(
+                f"{load.title}, {LABELS[server]}", loadgen_pct=busy, rate=cell.median("rate"),
+                ceiling_rate=None if server == CEILING else ceiling_rate,
+            )
             silent = max((sample.silent for sample in cell.samples), default=0.0)
             if silent:
                 notes.append(f"{load.title}, {LABELS[server]}: up to {silent:.0f} connections "
