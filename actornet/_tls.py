@@ -147,8 +147,7 @@ class TlsChannel:
             if self.info is None:
                 self._pending.extend(frames)
             else:
-                if self._pending:
-                    self._write_pending()
+                self._write_pending()
                 if frames:
                     self._object.write(frames[0] if len(frames) == 1 else b"".join(frames))
             return self._outgoing.read()
