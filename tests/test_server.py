@@ -310,8 +310,6 @@ def test_a_client_session_talks_to_a_server_through_three_actors() -> None:
         def on_disconnect(self, reason: actornet.DisconnectReason) -> None:
             done.set()
 
-    from _support import RAW_WIRE  # noqa: PLC0415 - keeps the test self-describing
-
     with serving() as (server, _):
         ref = actornet.connect_tcp(Greeter, RAW_WIRE, "127.0.0.1", server.port)
         assert done.wait(WAIT)
