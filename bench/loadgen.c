@@ -1686,31 +1686,28 @@ static SSL_CTX *tls_client_context(void) {
     return ctx;
 }
 
-/* Connect and complete the handshake on a blocking socket, then make it
- * non-blocking; returns the fd (the SSL in *tls) or -1. */
+/* Connect and complete the handshake with the socket blocking (its first write
+ * waits for the connect), then make it non-blocking again; returns the fd (the
+ * SSL in *tls) or -1. */
 static int open_tls_conn(SSL_CTX *ctx, const char *host, int port, void **tls) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = open_conn(host, port);
     if (fd < 0) return -1;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     struct timeval limit = {.tv_sec = TLS_HANDSHAKE_TIMEOUT_S};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    SSL *ssl = NULL;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) goto failed;
-    ssl = SSL_new(ctx);
+    SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
     SSL_set_tlsext_host_name(ssl, "localhost");
-    if (SSL_connect(ssl) != 1) goto failed;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (SSL_connect(ssl) != 1) {
+        SSL_free(ssl);
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, flags);
     *tls = ssl;
     return fd;
-failed:
-    if (ssl) SSL_free(ssl);
-    close(fd);
-    return -1;
 }
 
 typedef struct {
@@ -1801,15 +1798,14 @@ static int echo_peer_run(echo_peer_t *p) {
         }
         p->established = 1;
     }
-    unsigned char buf[65536];
     for (;;) {
         if (flush_out(&p->c) < 0) return -1;
         if (p->c.out_len) return 0; /* wait for room before reading more */
-        ssize_t r = conn_recv(&p->c, buf, sizeof buf);
+        /* What is read is what is sent: read it straight into the output buffer. */
+        reserve(&p->c.out, &p->c.out_cap, 65536);
+        ssize_t r = conn_recv(&p->c, p->c.out, p->c.out_cap);
         if (r == 0) return -1;
         if (r < 0) return errno == EAGAIN ? 0 : -1;
-        reserve(&p->c.out, &p->c.out_cap, (size_t)r);
-        memcpy(p->c.out, buf, (size_t)r);
         p->c.out_len = (size_t)r;
     }
 }
