@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import actornet
 from examples.chat import rules
+from examples.chat.backplane import Backplane, InProcessBackplane, PrivateArrived, Split, Whole
 from examples.chat.events import (
     IsAway,
     MembersAre,
@@ -30,6 +32,7 @@ from examples.chat.room import (
     RoomChanged,
     SendNames,
     now_ms,
+    send_names,
 )
 
 if TYPE_CHECKING:
@@ -132,6 +135,42 @@ class StatsTick:
     """Time to log the chat's figures."""
 
 
+@dataclass(frozen=True, slots=True)
+class _NickClaimed:
+    """The backplane answered a claim: whether `claim.nick` is this process's."""
+
+    claim: Register
+    granted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _RoomsListed:
+    """The backplane answered `ListRoomsFor`: every room of the chat, or None (it is split)."""
+
+    member: Member
+    rooms: list[RoomSummary] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _PrivateSent:
+    """The backplane answered `WhisperTo` for a nick not here: whether a process took it."""
+
+    asked: WhisperTo
+    message: PrivateMessage
+    sent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _MembersListed:
+    """The backplane answered `NamesFor` for a room with no member here."""
+
+    asked: NamesFor
+    nicks: list[str] | None
+
+
+_FROM_BACKPLANE = (_NickClaimed, _RoomsListed, _MembersListed, _PrivateSent, PrivateArrived)
+
+
 @dataclass
 class _RoomEntry:
     name: str
@@ -175,6 +214,10 @@ class Directory(actornet.Actor):
     creations or retirements: a few messages per room created or retired,
     amortised. The default limits keep every room at its full share up to
     2,048 rooms, so the level moves but no share changes below that.
+
+    With a shared `backplane` a nick is granted once the backplane grants it
+    too, the room list and the members of rooms with nobody here come from
+    the backplane, and `Split` and `Whole` go on to every room.
     """
 
     def __init__(
@@ -184,9 +227,14 @@ class Directory(actornet.Actor):
         connection_count: Callable[[], int] | None = None,
         stats: ChatStatistics | None = None,
         limits: ChatLimits | None = None,
+        backplane: Backplane | None = None,
     ) -> None:
         super().__init__()
         self.limits = limits if limits is not None else ChatLimits()
+        self.backplane = backplane if backplane is not None else InProcessBackplane()
+        #: Nicks being claimed from the backplane, by key: the claim, or None once
+        #: its member is gone.
+        self.claiming: dict[str, Register | None] = {}
         self.nicks: dict[str, Member] = {}
         self.names: dict[Member, str] = {}
         #: The session of each member with a nick, which answers questions about its user.
@@ -208,36 +256,30 @@ class Directory(actornet.Actor):
         for entry in self.rooms.values():
             entry.ref.stop(block=False)
 
-    def on_receive(self, message: Any) -> None:  # noqa: C901, PLR0912 - one branch per command
+    def on_receive(self, message: Any) -> None:  # noqa: C901 - one branch per command
         """Apply one command."""
         if isinstance(message, WhisperTo):
             self._whisper(message)
         elif isinstance(message, Register):
             self._register(message)
         elif isinstance(message, Unregister):
-            nick = self.names.pop(message.member, None)
-            self.sessions.pop(message.member, None)
-            if nick is not None:
-                self.nicks.pop(rules.key(nick), None)
+            self._unregister(message.member)
         elif isinstance(message, JoinRoom):
             self._join(message)
         elif isinstance(message, RoomChanged):
             self._room_changed(message)
         elif isinstance(message, ListRoomsFor):
-            for entry in sorted(self.rooms.values(), key=lambda e: rules.key(e.name)):
-                message.member.deliver(RoomSummary(entry.name, entry.members, entry.topic))
-            message.member.deliver(RoomListDone(len(self.rooms)))
+            self._list_rooms(message.member)
         elif isinstance(message, NamesFor):
-            room = self.rooms.get(rules.key(message.room))
-            if room is None:
-                message.member.deliver(MembersAre(message.room, (), message.tag))
-                message.member.deliver(MembersDone(message.room, 0, message.tag))
-            else:
-                actornet.tell_or_drop(room.ref, SendNames(message.member, message.tag))
+            self._names(message)
         elif isinstance(message, LookUp):
             self._look_up(message)
         elif isinstance(message, StatsTick):
             self._log_stats()
+        elif isinstance(message, _FROM_BACKPLANE):
+            self._hear_backplane(message)
+        elif isinstance(message, Split | Whole):
+            self._split_or_whole(message)
         else:
             super().on_receive(message)
         self.stats.registered = len(self.names)
@@ -246,18 +288,106 @@ class Directory(actornet.Actor):
     def _register(self, message: Register) -> None:
         key = rules.key(message.nick)
         holder = self.nicks.get(key)
-        if holder is not None and holder is not message.member:
+        if (holder is not None and holder is not message.member) or key in self.claiming:
             actornet.tell_or_drop(message.session_ref, NickRefused(message.nick))
             return
+        if holder is None and self.backplane.shared:
+            self.claiming[key] = message
+            self.backplane.claim_nick(
+                key, lambda granted: self._tell_self(_NickClaimed(message, granted))
+            )
+            return
+        self._grant(message)
+
+    def _grant(self, message: Register) -> None:
+        key = rules.key(message.nick)
         old = self.names.get(message.member, "")
         if old:
             self.nicks.pop(rules.key(old), None)
+            if rules.key(old) != key:
+                self.backplane.release_nick(rules.key(old))
         else:
             self.stats.registrations += 1
         self.nicks[key] = message.member
         self.names[message.member] = message.nick
         self.sessions[message.member] = message.session_ref
         actornet.tell_or_drop(message.session_ref, NickGranted(old, message.nick))
+
+    def _unregister(self, member: Member) -> None:
+        nick = self.names.pop(member, None)
+        self.sessions.pop(member, None)
+        if nick is not None:
+            self.nicks.pop(rules.key(nick), None)
+            self.backplane.release_nick(rules.key(nick))
+        for key, claim in self.claiming.items():
+            if claim is not None and claim.member is member:
+                self.claiming[key] = None
+
+    def _tell_self(self, message: object) -> None:
+        """Tell this directory `message` (from a backplane thread: nothing else is touched)."""
+        actornet.tell_or_drop(self.actor_ref, message)
+
+    def _hear_backplane(
+        self,
+        message: _NickClaimed | _RoomsListed | _MembersListed | _PrivateSent | PrivateArrived,
+    ) -> None:
+        if isinstance(message, PrivateArrived):
+            self._private_arrived(message.message)
+        elif isinstance(message, _PrivateSent):
+            whisper = message.asked
+            if not message.sent:
+                self._no_such_nick(whisper.member, whisper.to)
+            elif whisper.member.echo:
+                whisper.member.deliver(message.message)
+        elif isinstance(message, _NickClaimed):
+            self._nick_claimed(message)
+        elif isinstance(message, _RoomsListed):
+            if message.rooms is None:
+                self._list_rooms(message.member, local=True)
+                return
+            rooms = sorted(message.rooms, key=lambda summary: rules.key(summary.room))
+            for summary in rooms:
+                message.member.deliver(summary)
+            message.member.deliver(RoomListDone(len(rooms)))
+        else:
+            names = message.asked
+            send_names(names.member, names.room, message.nicks or [], names.tag)
+
+    def _nick_claimed(self, message: _NickClaimed) -> None:
+        key = rules.key(message.claim.nick)
+        claim = self.claiming.pop(key, None)
+        if not message.granted:
+            if claim is not None:
+                actornet.tell_or_drop(claim.session_ref, NickRefused(claim.nick))
+        elif claim is None:  # its member left while the claim was on its way
+            self.backplane.release_nick(key)
+        else:
+            self._grant(claim)
+
+    def _list_rooms(self, member: Member, *, local: bool = False) -> None:
+        if self.backplane.shared and not local:
+            self.backplane.list_rooms(lambda rooms: self._tell_self(_RoomsListed(member, rooms)))
+            return
+        for entry in sorted(self.rooms.values(), key=lambda e: rules.key(e.name)):
+            member.deliver(RoomSummary(entry.name, entry.members, entry.topic))
+        member.deliver(RoomListDone(len(self.rooms)))
+
+    def _names(self, message: NamesFor) -> None:
+        key = rules.key(message.room)
+        room = self.rooms.get(key)
+        if room is not None:
+            actornet.tell_or_drop(room.ref, SendNames(message.member, message.tag))
+        elif self.backplane.shared:
+            self.backplane.list_members(
+                key, lambda nicks: self._tell_self(_MembersListed(message, nicks))
+            )
+        else:
+            message.member.deliver(MembersAre(message.room, (), message.tag))
+            message.member.deliver(MembersDone(message.room, 0, message.tag))
+
+    def _split_or_whole(self, message: Split | Whole) -> None:
+        for entry in self.rooms.values():
+            actornet.tell_or_drop(entry.ref, message)
 
     def _join(self, message: JoinRoom) -> None:
         key = rules.key(message.room)
@@ -279,6 +409,7 @@ class Directory(actornet.Actor):
                 self.actor_ref,
                 limits=self.limits,
                 history_size=self.limits.history_share(self.history_level),
+                backplane=self.backplane,
             )
             entry = self.rooms[key] = _RoomEntry(message.room, ref)
         entry.entries_sent += 1
@@ -321,10 +452,18 @@ class Directory(actornet.Actor):
 
     def _whisper(self, message: WhisperTo) -> None:
         target = self.nicks.get(rules.key(message.to))
-        if target is None:
-            message.member.deliver(
-                Refused(Refusal.NO_SUCH_NICK, message.to, f"nobody is called {message.to}")
+        if target is None and self.backplane.shared:
+            event = PrivateMessage(
+                message.sender, message.to, message.text, now_ms(), message.notice
             )
+            self.backplane.send_private(
+                rules.key(message.to),
+                event,
+                lambda sent: self._tell_self(_PrivateSent(message, event, sent)),
+            )
+            return
+        if target is None:
+            self._no_such_nick(message.member, message.to)
             return
         event = PrivateMessage(
             message.sender, self.names[target], message.text, now_ms(), message.notice
@@ -335,12 +474,31 @@ class Directory(actornet.Actor):
         if target.away and not message.notice:
             message.member.deliver(IsAway(self.names[target], target.away))
 
+    def _no_such_nick(self, member: Member, nick: str) -> None:
+        member.deliver(Refused(Refusal.NO_SUCH_NICK, nick, f"nobody is called {nick}"))
+
+    def _private_arrived(self, event: PrivateMessage) -> None:
+        """Deliver a private message from another process's user, if its recipient is still here."""
+        target = self.nicks.get(rules.key(event.to))
+        if target is not None:
+            target.deliver(dataclasses.replace(event, to=self.names[target]))
+
     def _look_up(self, message: LookUp) -> None:
         target = self.nicks.get(rules.key(message.nick))
         session_ref = self.sessions.get(target) if target is not None else None
         asking = DescribeTo(message.member, message.nick, message.tag)
-        if session_ref is None or not actornet.tell_or_drop(session_ref, asking):
-            message.member.deliver(UserInfo(message.nick, found=False, tag=message.tag))
+        if session_ref is not None and actornet.tell_or_drop(session_ref, asking):
+            return
+        if target is None and self.backplane.shared:
+            # Another process's user: the chat knows it exists, not its rooms or away message.
+            self.backplane.find_nick(
+                rules.key(message.nick),
+                lambda found: message.member.deliver(
+                    UserInfo(message.nick, found=found, tag=message.tag)
+                ),
+            )
+            return
+        message.member.deliver(UserInfo(message.nick, found=False, tag=message.tag))
 
     def _log_stats(self) -> None:
         stats = self.stats

@@ -296,17 +296,21 @@ def broadcast(
             member.outbox.send_frame(frame)
 
 
-def broadcast_lines(lines: list[tuple[Member, MessageSaid]], members: list[Member]) -> None:
+def broadcast_lines(
+    lines: Sequence[tuple[Member | None, MessageSaid]], members: list[Member]
+) -> None:
     """Deliver several room lines, in order, to many members in one frame each.
 
     Each line is rendered once per shared renderer and the renderings are
     joined; a speaker that did not ask for echoes gets the other lines only.
+    A line's speaker is None when it is not a member here (it spoke on another
+    process).
     """
     if len(lines) == 1:
         speaker, line = lines[0]
         broadcast(line, members, speaker=speaker)
         return
-    unechoed = {speaker for speaker, _ in lines if not speaker.echo}
+    unechoed = {speaker for speaker, _ in lines if speaker is not None and not speaker.echo}
     rendered: dict[Renderer, list[bytes]] = {}
     joined: dict[Renderer, bytes] = {}
     for member in members:
