@@ -15,7 +15,8 @@ from examples._cli import (
     server_limits,
     server_ssl_context,
 )
-from examples.chat import irc, metrics
+from examples.chat import irc, metrics, workers
+from examples.chat.backplane import DEFAULT_LEASE, Backplane, InProcessBackplane
 from examples.chat.binary import IDLE_TIMEOUT, BinaryChatSession
 from examples.chat.browser import BrowserChatSession, browser_wire
 from examples.chat.directory import ChatStatistics, Directory
@@ -82,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_max_connections(parser, "clients")
     add_tls_options(parser)  # every door: TLS on the binary port, ircs, https and wss
+    workers.add_arguments(parser)  # --workers N: N processes on the same ports
     parser.add_argument(
         "--stats-interval",
         type=float,
@@ -105,6 +107,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "0 turns limiting off",
     )
     _add_chat_limits(parser)
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share rooms, nicks and history with every chat process on this Redis, "
+        "e.g. redis://127.0.0.1:6379/0 (default: rooms live in this process alone)",
+    )
+    parser.add_argument(
+        "--redis-lease",
+        type=float,
+        default=DEFAULT_LEASE,
+        metavar="SECONDS",
+        help="with --redis: how long a stopped process's nicks and memberships outlive it "
+        f"(default {DEFAULT_LEASE:g})",
+    )
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
@@ -193,24 +209,53 @@ def main(args: argparse.Namespace) -> None:
     Log lines go to stderr through `actornet.log_to_stream()`, so a stderr
     nobody reads drops lines instead of stopping the server. The open-file
     limit is raised to the hard limit first, so the default connection limit
-    follows it.
+    follows it. With `--workers` above 1 this process supervises that many
+    worker processes instead (`examples.chat.workers`); a worker also shuts
+    down when its supervisor is gone.
     """
     context = server_ssl_context(args)
     with actornet.log_to_stream(level=args.log_level):
         raise_file_limit()
+        if (count := workers.worker_count(args)) > 1:
+            workers.supervise(args, count)
+            return
+        if workers.is_worker(args):
+            workers.watch_supervisor()
         _serve(args, context)
+
+
+def backplane_from(args: argparse.Namespace, limits: ChatLimits) -> Backplane:
+    """Return the backplane the command line asks for: Redis with `--redis`, else none."""
+    if not args.redis:
+        return InProcessBackplane()
+    from examples.chat.redis_backplane import RedisBackplane  # noqa: PLC0415 - redis-py is optional
+
+    if args.redis_lease <= 0:
+        raise SystemExit(f"--redis-lease must be more than 0 seconds, not {args.redis_lease:g}")
+    try:
+        return RedisBackplane(
+            args.redis, lease=args.redis_lease, history_lines=limits.history_lines
+        )
+    except ValueError as exc:
+        raise SystemExit(
+            f"--redis {args.redis!r} is not a Redis URL ({exc}); "
+            "give one like redis://127.0.0.1:6379/0"
+        ) from exc
 
 
 def _serve(args: argparse.Namespace, context: ssl.SSLContext | None) -> None:
     doors: dict[str, actornet.Server[Any]] = {}
     figures = ChatStatistics()
     bounds = limits_from(args)
+    backplane = backplane_from(args, bounds)
     directory = Directory.start(
         stats_interval=args.stats_interval or None,
         connection_count=lambda: sum(door.connection_count() for door in doors.values()),
         stats=figures,
         limits=bounds,
+        backplane=backplane,
     )
+    backplane.start(directory)
     limits = server_limits(args, idle_timeout=args.idle_timeout)
     chat_metrics = metrics.ChatMetrics(doors, figures)
     pages = Pages(metrics=(chat_metrics.page, metrics.CONTENT_TYPE))
@@ -222,6 +267,8 @@ def _serve(args: argparse.Namespace, context: ssl.SSLContext | None) -> None:
                 "limits": limits,
                 "session_args": (directory, args.rate_limit),
                 "ssl": context,
+                # A supervisor's workers all listen on its ports.
+                "reuse_port": workers.is_worker(args),
             }
             binary = doors["binary"] = _open_door(
                 stack,
@@ -255,14 +302,18 @@ def _serve(args: argparse.Namespace, context: ssl.SSLContext | None) -> None:
             )
             # The binary door's port comes last, where scripts have read it from.
             tls, scheme = (" (TLS)", "https") if context is not None else ("", "http")
+            rooms = backplane.description
+            if not backplane.shared and workers.is_worker(args):
+                rooms = "in each worker process"  # a supervisor prints its first worker's line
             line = (
-                f"chat server listening{tls}: browser on "
+                f"chat server listening{tls} with rooms {rooms}: browser on "
                 f"{scheme}://{_url_host(args.host)}:{browser.port}/, "
                 f"IRC on {args.host}:{irc_door.port}, binary on {args.host}:{binary.port}"
             )
             binary.serve_forever(on_ready=lambda: print(line, flush=True))
     finally:
         directory.stop()
+        backplane.stop()
 
 
 def _open_door(  # noqa: PLR0913 - the door's name and option, then serve_tcp()'s arguments

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 
 _LISTENING = re.compile(
-    r"^chat server listening(?: \(TLS\))?: browser on https?://127\.0\.0\.1:(\d+)/, "
+    r"^chat server listening(?: \(TLS\))? with rooms .*?: browser on https?://127\.0\.0\.1:(\d+)/, "
     r"IRC on 127\.0\.0\.1:(\d+), binary on 127\.0\.0\.1:(\d+)$"
 )
 
@@ -61,6 +61,8 @@ class ChatServer:
         )
         assert self.process.stdout is not None
         line = _readline(self.process.stdout.fileno(), WAIT).rstrip("\n")
+        #: The server's start-up line.
+        self.line = line
         match = _LISTENING.match(line)
         assert match is not None, line
         #: The browser door's port (the page, /chat, /metrics).
