@@ -68,6 +68,26 @@ def _join(user: BinaryUser | WebUser, room: str, count: int) -> list[chat.ChatMe
     return user.until(chat.NamesEnd(room=room, count=count))
 
 
+@contextlib.contextmanager
+def _alice_and_bob_in_the_lobby(
+    redis: RedisServer,
+) -> Iterator[tuple[BinaryUser, BinaryUser, ChatServer]]:
+    """Two chat processes on `redis`, alice on the first and bob on the second, in #lobby.
+
+    Yields alice, bob and alice's process.
+    """
+    with (
+        _chats(redis, 2) as (first, second),
+        BinaryUser(first.port, "alice") as alice,
+        BinaryUser(second.port, "bob") as bob,
+    ):
+        alice.hello()
+        bob.hello()
+        _join(alice, "#lobby", 1)
+        _join(bob, "#lobby", 2)
+        yield alice, bob, first
+
+
 def test_the_start_up_line_names_the_backplane(redis_server: RedisServer) -> None:
     with _chats(redis_server, 1) as (server,):
         assert f" with rooms shared through Redis at {redis_server.url}: " in server.line
@@ -201,15 +221,7 @@ def test_a_killed_process_frees_its_nicks_and_its_users_quit_for_the_others(
 def test_a_redis_restart_splits_the_rooms_and_they_become_whole_again(
     redis_server: RedisServer,
 ) -> None:
-    with (
-        _chats(redis_server, 2) as (first, second),
-        BinaryUser(first.port, "alice") as alice,
-        BinaryUser(second.port, "bob") as bob,
-    ):
-        alice.hello()
-        bob.hello()
-        _join(alice, "#lobby", 1)
-        _join(bob, "#lobby", 2)
+    with _alice_and_bob_in_the_lobby(redis_server) as (alice, bob, first):
         alice.send(chat.Say(room="#lobby", text="before"))
         bob.until(lambda m: isinstance(m, chat.Said) and m.text == "before")
         redis_server.stop()
@@ -291,15 +303,7 @@ def test_an_irc_user_and_a_binary_user_on_different_processes_talk(
 def test_a_hung_redis_splits_the_rooms_and_local_users_are_served_meanwhile(
     redis_server: RedisServer,
 ) -> None:
-    with (
-        _chats(redis_server, 2) as (first, second),
-        BinaryUser(first.port, "alice") as alice,
-        BinaryUser(second.port, "bob") as bob,
-    ):
-        alice.hello()
-        bob.hello()
-        _join(alice, "#lobby", 1)
-        _join(bob, "#lobby", 2)
+    with _alice_and_bob_in_the_lobby(redis_server) as (alice, bob, _):
         redis_server.pause()  # SIGSTOP: connections stay open, nothing answers
         try:
             # Local service does not wait on Redis: a line comes back at once.
@@ -318,15 +322,7 @@ def test_a_hung_redis_splits_the_rooms_and_local_users_are_served_meanwhile(
 
 
 def test_a_dropped_subscription_is_taken_up_again(redis_server: RedisServer) -> None:
-    with (
-        _chats(redis_server, 2) as (first, second),
-        BinaryUser(first.port, "alice") as alice,
-        BinaryUser(second.port, "bob") as bob,
-    ):
-        alice.hello()
-        bob.hello()
-        _join(alice, "#lobby", 1)
-        _join(bob, "#lobby", 2)
+    with _alice_and_bob_in_the_lobby(redis_server) as (alice, bob, _):
         # What Redis does to a subscriber that falls behind (client-output-buffer-limit).
         killed = redis_server.command("CLIENT", "KILL", "TYPE", "pubsub")
         assert killed == b":2"
