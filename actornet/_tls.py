@@ -209,10 +209,13 @@ class TlsChannel:
                 self.closed_by_peer = True
                 break
             chunks.append(chunk)
-            if not incoming.pending and not obj.pending():
-                # Every record in is read (OpenSSL takes from the BIO only what the
-                # record it reads needs): another read would only raise
-                # SSLWantReadError, which costs more than the record took.
+            if not incoming.pending and (len(chunk) < _READ_SIZE or not obj.pending()):
+                # Every record in is read: OpenSSL takes from the BIO only what the
+                # record it reads needs, and a read shorter than the buffer took all
+                # of its record. Another read would only raise SSLWantReadError, which
+                # costs more than the record took. (SSLObject.pending(), like every
+                # call into OpenSSL, lets go of the GIL: another thread that wants it
+                # takes it then, so the calls it saves are context switches.)
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
