@@ -624,12 +624,23 @@ class RedisBackplane(Backplane):
         for key, _, entry in found:
             pipe.zrem(self._key("members", key), entry)
         removed = pipe.execute(raise_on_error=False)
+        # One quit per room; each names every room this process found the member
+        # lapsed in, so a user in several of them hears it once (IRC's QUIT).
+        lapsed = [
+            (key, name, entry)
+            for (key, name, entry), gone in zip(found, removed, strict=True)
+            if gone == 1
+        ]
+        rooms_of: dict[bytes, tuple[str, ...]] = {}
+        for key, _, entry in sorted(lapsed):
+            rooms_of[entry] = (*rooms_of.get(entry, ()), key)
         pipe = self.client.pipeline(transaction=False)
-        for (key, name, entry), gone in zip(found, removed, strict=True):
-            if gone == 1:
-                nick = entry.decode().split(" ", 1)[0]
-                quit_ = MemberQuit(name, nick, "its server stopped answering")
-                pipe.publish(self._key("room", key), encode_events("", [(quit_, ())]))
+        for key, name, entry in lapsed:
+            quit_ = MemberQuit(
+                name, entry.decode().split(" ", 1)[0], "its server stopped answering"
+            )
+            data = encode_events("", [(quit_, rooms_of[entry])])
+            pipe.publish(self._key("room", key), data)
         pipe.execute(raise_on_error=False)
 
     # -- the subscription thread --------------------------------------------

@@ -204,15 +204,21 @@ def test_a_killed_process_frees_its_nicks_and_its_users_quit_for_the_others(
         ):
             alice.hello()
             _join(alice, "#lobby", 1)
+            _join(alice, "#den", 1)
             ircy.register()
-            ircy.send("JOIN #lobby")
-            assert "alice" in ircy.until("353")[-1].params[-1].split()
+            for room in ("#lobby", "#den"):
+                ircy.send(f"JOIN {room}")
+                assert "alice" in ircy.until("353")[-1].params[-1].split()
             doomed.process.kill()
             doomed.process.wait(WAIT)
             started = time.monotonic()
             quit_ = ircy.until("QUIT")[-1]
             assert quit_.source == ircy.source("alice")
             assert time.monotonic() - started < WAIT
+            # One QUIT for both rooms, as IRC has it, not one per room.
+            ircy.send("PING :after")
+            answered = ircy.until("PONG")
+            assert [m for m in answered if m.command == "QUIT"] == []
         with BinaryUser(survivor.port, "alice") as again:
             welcome = again.hello()
             assert welcome.nick == "alice"
