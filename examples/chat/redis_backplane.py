@@ -379,8 +379,10 @@ class RedisBackplane(Backplane):
                 _track(room, event)
 
         def build(pipe: Pipeline) -> None:
-            pipe.publish(self._key("room", key), data)
+            # Recorded, then told: a copy that subscribes after the PUBLISH reads the
+            # record when it loads the room.
             self._record(pipe, key, event)
+            pipe.publish(self._key("room", key), data)
 
         self._submit(_Command(build))
 
@@ -397,10 +399,10 @@ class RedisBackplane(Backplane):
             entry[f"ms{index}"] = line.time_ms
 
         def build(pipe: Pipeline) -> None:
-            pipe.publish(self._key("room", key), data)
-            history = self._key("history", key)
+            history = self._key("history", key)  # kept, then told, as in publish()
             pipe.xadd(history, entry, maxlen=self.history_lines, approximate=True)
             pipe.pexpire(history, 2 * self.lease_ms)
+            pipe.publish(self._key("room", key), data)
 
         self._submit(_Command(build))
 

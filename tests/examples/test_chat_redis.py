@@ -28,7 +28,7 @@ from _workers import ESTABLISHED, kill_workers, sockets_in, wait_for_workers
 from protocols import chat, irc
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 #: Seconds a process's nicks and memberships outlive it in these tests.
 LEASE = 1.5
@@ -63,9 +63,19 @@ def _is_notice(words: str) -> object:
     return lambda m: isinstance(m, chat.Notice) and words in m.text
 
 
-def _join(user: BinaryUser | WebUser, room: str, count: int) -> list[chat.ChatMessage]:
+def _join(
+    user: BinaryUser | WebUser, room: str, *, seen_by: Sequence[BinaryUser | WebUser] = ()
+) -> list[chat.ChatMessage]:
+    """Join `room`; return once `user` has the member list and each of `seen_by` saw the join.
+
+    Another process learns of a join a moment after the joiner does: a test that
+    needs every process to know the member waits for the others' `Joined`.
+    """
     user.send(chat.Join(room=room))
-    return user.until(chat.NamesEnd(room=room, count=count))
+    seen = user.until(lambda m: isinstance(m, chat.NamesEnd) and m.room == room)
+    for other in seen_by:
+        other.until(chat.Joined(room=room, nick=user.nick))
+    return seen
 
 
 @contextlib.contextmanager
@@ -83,8 +93,8 @@ def _alice_and_bob_in_the_lobby(
     ):
         alice.hello()
         bob.hello()
-        _join(alice, "#lobby", 1)
-        _join(bob, "#lobby", 2)
+        _join(alice, "#lobby")
+        _join(bob, "#lobby", seen_by=[alice])
         yield alice, bob, first
 
 
@@ -108,10 +118,8 @@ def test_every_line_reaches_every_process_once_in_each_senders_order(
             user = stack.enter_context(BinaryUser(server.port, f"user{index}"))
             user.hello()
             users.append(user)
-        for count, user in enumerate(users, start=1):
-            _join(user, "#lobby", count)
-        for user in users[:-1]:  # every earlier member has seen the last one join
-            user.until(chat.Joined(room="#lobby", nick=users[-1].nick))
+        for index, user in enumerate(users):
+            _join(user, "#lobby", seen_by=users[:index])
         for number in range(LINES):
             for user in users:
                 user.send(chat.Say(room="#lobby", text=f"{user.nick} {number}"))
@@ -165,7 +173,7 @@ def test_history_topic_names_and_room_list_are_shared(redis_server: RedisServer)
         WebUser(second.http_port, "webby") as webby,
     ):
         alice.hello()
-        _join(alice, "#lobby", 1)
+        _join(alice, "#lobby")
         alice.send(chat.SetTopic(room="#lobby", topic="shared topic"))
         alice.until(lambda m: isinstance(m, chat.Topic) and m.topic == "shared topic")
         for number in range(3):
@@ -203,8 +211,8 @@ def test_a_killed_process_frees_its_nicks_and_its_users_quit_for_the_others(
             IrcUser(survivor.irc_port, "ircy") as ircy,
         ):
             alice.hello()
-            _join(alice, "#lobby", 1)
-            _join(alice, "#den", 1)
+            _join(alice, "#lobby")
+            _join(alice, "#den")
             ircy.register()
             for room in ("#lobby", "#den"):
                 ircy.send(f"JOIN {room}")
@@ -265,7 +273,7 @@ def test_a_server_starts_and_serves_while_redis_is_away_then_joins_it() -> None:
     try:
         with BinaryUser(early.port, "alice") as alice:
             alice.hello()
-            joined = [*_join(alice, "#lobby", 1), alice.receive()]
+            joined = [*_join(alice, "#lobby"), alice.receive()]
             assert any(isinstance(m, chat.Notice) and "is split" in m.text for m in joined)
             alice.send(chat.Say(room="#lobby", text="alone"))
             alice.until(lambda m: isinstance(m, chat.Said) and m.text == "alone")
@@ -273,8 +281,7 @@ def test_a_server_starts_and_serves_while_redis_is_away_then_joins_it() -> None:
             alice.until(_is_notice("#lobby is whole again"))
             with _chats(redis, 1) as (late,), BinaryUser(late.port, "bob") as bob:
                 bob.hello()
-                _join(bob, "#lobby", 2)
-                alice.until(chat.Joined(room="#lobby", nick="bob"))
+                _join(bob, "#lobby", seen_by=[alice])
                 alice.send(chat.Say(room="#lobby", text="together"))
                 bob.until(lambda m: isinstance(m, chat.Said) and m.text == "together")
     finally:
@@ -295,7 +302,7 @@ def test_an_irc_user_and_a_binary_user_on_different_processes_talk(
         ircy.send("JOIN #lobby")
         ircy.until("366")
         binny.hello()
-        _join(binny, "#lobby", 2)
+        _join(binny, "#lobby")
         ircy.until(irc.Message(command="JOIN", params=("#lobby",), source=ircy.source("binny")))
         binny.send(chat.Say(room="#lobby", text="hello irc"))
         said = ircy.until("PRIVMSG")[-1]
@@ -375,11 +382,11 @@ def test_two_workers_on_one_port_share_rooms_through_redis(redis_server: RedisSe
         workers = wait_for_workers(server.process.pid, 2)
         assert " with rooms shared through Redis at " in server.line
         with contextlib.ExitStack() as stack:
-            users = []
+            users: list[BinaryUser] = []
             for number in range(16):
                 user = stack.enter_context(BinaryUser(server.port, f"user{number}"))
                 user.hello()
-                _join(user, "#lobby", number + 1)
+                _join(user, "#lobby", seen_by=users)
                 users.append(user)
             served = {pid: len(sockets_in(pid, server.port, ESTABLISHED)) for pid in workers}
             assert sum(served.values()) == 16, served
