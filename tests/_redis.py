@@ -7,15 +7,20 @@ has lost everything, the hardest case for the chat. In CI (`CI=true`) a missing
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 from _support import WAIT
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 
 def free_port() -> int:
@@ -90,6 +95,31 @@ class RedisServer:
         with socket.create_connection(("127.0.0.1", self.port), timeout=WAIT) as sock:
             sock.sendall(" ".join(words).encode() + b"\r\n")
             return sock.makefile("rb").readline().rstrip(b"\r\n")
+
+    @contextlib.contextmanager
+    def watching(self, channel: str) -> Iterator[Callable[[bytes], None]]:
+        """Subscribe to `channel`; yield a wait for a published message containing some bytes.
+
+        What the chat publishes it has first recorded (RedisBackplane records,
+        then publishes), so seeing a message proves the writes before it are in.
+        """
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=WAIT)
+        try:
+            sock.sendall(f"SUBSCRIBE {channel}\r\n".encode())
+            seen = bytearray()
+
+            def wait_for(wanted: bytes) -> None:
+                deadline = time.monotonic() + WAIT
+                while wanted not in seen:
+                    sock.settimeout(max(0.01, deadline - time.monotonic()))
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise AssertionError(f"Redis closed the subscription to {channel}")
+                    seen.extend(chunk)
+
+            yield wait_for
+        finally:
+            sock.close()
 
     def pause(self) -> None:
         """Stop the server's process (SIGSTOP): it keeps its sockets and answers nothing."""

@@ -173,12 +173,14 @@ def test_history_topic_names_and_room_list_are_shared(redis_server: RedisServer)
         WebUser(second.http_port, "webby") as webby,
     ):
         alice.hello()
-        _join(alice, "#lobby")
-        alice.send(chat.SetTopic(room="#lobby", topic="shared topic"))
-        alice.until(lambda m: isinstance(m, chat.Topic) and m.topic == "shared topic")
-        for number in range(3):
-            alice.send(chat.Say(room="#lobby", text=f"line {number}"))
-        alice.until(lambda m: isinstance(m, chat.Said) and m.text == "line 2")
+        with redis_server.watching("chat:room:#lobby") as published:
+            _join(alice, "#lobby")
+            alice.send(chat.SetTopic(room="#lobby", topic="shared topic"))
+            alice.until(lambda m: isinstance(m, chat.Topic) and m.topic == "shared topic")
+            for number in range(3):
+                alice.send(chat.Say(room="#lobby", text=f"line {number}"))
+            alice.until(lambda m: isinstance(m, chat.Said) and m.text == "line 2")
+            published(b"line 2")  # so the topic and the lines are in Redis
         webby.hello()
         # The room list and a room's names, asked of a process with nobody in the room.
         webby.send(chat.ListRooms())
@@ -211,8 +213,10 @@ def test_a_killed_process_frees_its_nicks_and_its_users_quit_for_the_others(
             IrcUser(survivor.irc_port, "ircy") as ircy,
         ):
             alice.hello()
-            _join(alice, "#lobby")
-            _join(alice, "#den")
+            for room in ("#lobby", "#den"):
+                with redis_server.watching(f"chat:room:{room}") as published:
+                    _join(alice, room)
+                    published(b"MemberJoined")  # so the survivor loads alice as a member
             ircy.register()
             for room in ("#lobby", "#den"):
                 ircy.send(f"JOIN {room}")
