@@ -159,6 +159,8 @@ class RedisBackplane(Backplane):
         self.url = url
         self.description = f"shared through Redis at {_without_password(url)}"
         self.lease_ms = max(1, round(lease * 1000))
+        #: Milliseconds a room's keys outlive the last renewal by any process holding it.
+        self._room_keys_ms = 2 * self.lease_ms
         # Every process renews its leases every third of a lease.
         self.settle_seconds = lease / 2
         self.history_lines = history_lines
@@ -237,7 +239,7 @@ class RedisBackplane(Backplane):
                 self._release(keys=[self._key("nick", nick)], args=[self.owner], client=pipe)
             for key, room in rooms:
                 for nick in room.nicks:
-                    pipe.zrem(self._key("members", key), f"{nick} {self.owner}")
+                    pipe.zrem(self._key("members", key), self._member(nick))
             pipe.execute(raise_on_error=False)
         except _LinkErrors as exc:
             logger.info("could not free this process's nicks in Redis (%s); their leases will", exc)
@@ -331,7 +333,7 @@ class RedisBackplane(Backplane):
             pipe.xrevrange(self._key("history", key), count=self.history_lines)
             pipe.zadd(self._rooms_key, {key: now + self.lease_ms})
             pipe.hsetnx(self._key("info", key), "name", room.name)
-            pipe.pexpire(self._key("info", key), 2 * self.lease_ms)
+            pipe.pexpire(self._key("info", key), self._room_keys_ms)
 
         def done(results: list[Any] | None) -> None:
             state = RoomState(loaded=False) if results is None else self._room_state(results)
@@ -343,12 +345,7 @@ class RedisBackplane(Backplane):
         entries, info, history = results[0], results[1], results[2]
         if isinstance(entries, Exception) or isinstance(info, Exception):
             return RoomState(loaded=False)
-        suffix = f" {self.owner}"
-        members = tuple(
-            entry.decode().split(" ", 1)[0]
-            for entry in entries
-            if not entry.decode().endswith(suffix)
-        )
+        members = tuple(_nick_of(entry) for entry in entries if not self._is_own(entry))
         lines: list[tuple[str, str, int]] = []
         if not isinstance(history, Exception):
             for _, values in reversed(history):
@@ -401,7 +398,7 @@ class RedisBackplane(Backplane):
         def build(pipe: Pipeline) -> None:
             history = self._key("history", key)  # kept, then told, as in publish()
             pipe.xadd(history, entry, maxlen=self.history_lines, approximate=True)
-            pipe.pexpire(history, 2 * self.lease_ms)
+            pipe.pexpire(history, self._room_keys_ms)
             pipe.publish(self._key("room", key), data)
 
         self._submit(_Command(build))
@@ -414,15 +411,15 @@ class RedisBackplane(Backplane):
         members = self._key("members", key)
         expiry = _now_ms() + self.lease_ms
         if isinstance(event, MemberJoined):
-            pipe.zadd(members, {f"{event.nick} {self.owner}": expiry})
-            pipe.pexpire(members, 2 * self.lease_ms)
+            pipe.zadd(members, {self._member(event.nick): expiry})
+            pipe.pexpire(members, self._room_keys_ms)
             pipe.zadd(self._rooms_key, {key: expiry})
         elif isinstance(event, MemberLeft | MemberQuit):
-            pipe.zrem(members, f"{event.nick} {self.owner}")
+            pipe.zrem(members, self._member(event.nick))
         elif isinstance(event, NickChange):
-            pipe.zrem(members, f"{event.old} {self.owner}")
-            pipe.zadd(members, {f"{event.new} {self.owner}": expiry})
-            pipe.pexpire(members, 2 * self.lease_ms)
+            pipe.zrem(members, self._member(event.old))
+            pipe.zadd(members, {self._member(event.new): expiry})
+            pipe.pexpire(members, self._room_keys_ms)
         elif isinstance(event, TopicIs):
             topic: dict[FieldT, EncodableT] = {
                 "topic": event.topic,
@@ -430,7 +427,7 @@ class RedisBackplane(Backplane):
                 "topic_ms": event.time_ms,
             }
             pipe.hset(self._key("info", key), mapping=topic)
-            pipe.pexpire(self._key("info", key), 2 * self.lease_ms)
+            pipe.pexpire(self._key("info", key), self._room_keys_ms)
 
     def take_events(self, key: str) -> list[RemoteEvent]:
         """Return and forget the events waiting for the room."""
@@ -482,7 +479,7 @@ class RedisBackplane(Backplane):
             if results is None or isinstance(results[0], Exception):
                 answer(None)
             else:
-                answer([entry.decode().split(" ", 1)[0] for entry in results[0]])
+                answer([_nick_of(entry) for entry in results[0]])
 
         self._submit(
             _Command(
@@ -591,14 +588,14 @@ class RedisBackplane(Backplane):
             pipe.hsetnx(self._key("info", key), "name", name)
             # A room nobody holds goes, history and all, as a room does in one process.
             for kind in ("info", "history", "members"):
-                pipe.pexpire(self._key(kind, key), 2 * self.lease_ms)
+                pipe.pexpire(self._key(kind, key), self._room_keys_ms)
             if topic is not None:  # Redis may have lost it (restarted without persistence)
                 info = self._key("info", key)
                 pipe.hsetnx(info, "topic", topic[0])
                 pipe.hsetnx(info, "set_by", topic[1])
                 pipe.hsetnx(info, "topic_ms", topic[2])
             if members:
-                pipe.zadd(self._key("members", key), {f"{n} {self.owner}": expiry for n in members})
+                pipe.zadd(self._key("members", key), {self._member(n): expiry for n in members})
         pipe.zremrangebyscore(self._rooms_key, "-inf", now)
         for key, *_ in rooms:
             pipe.zrangebyscore(self._key("members", key), "-inf", now)
@@ -618,7 +615,7 @@ class RedisBackplane(Backplane):
             for key, name, entries in rooms
             if not isinstance(entries, Exception)
             for entry in entries
-            if not entry.decode().endswith(f" {self.owner}")
+            if not self._is_own(entry)
         ]
         if not found:
             return
@@ -638,9 +635,7 @@ class RedisBackplane(Backplane):
             rooms_of[entry] = (*rooms_of.get(entry, ()), key)
         pipe = self.client.pipeline(transaction=False)
         for key, name, entry in lapsed:
-            quit_ = MemberQuit(
-                name, entry.decode().split(" ", 1)[0], "its server stopped answering"
-            )
+            quit_ = MemberQuit(name, _nick_of(entry), "its server stopped answering")
             data = encode_events("", [(quit_, rooms_of[entry])])
             pipe.publish(self._key("room", key), data)
         pipe.execute(raise_on_error=False)
@@ -725,7 +720,7 @@ class RedisBackplane(Backplane):
 
     def _subscribed(self, channel: bytes) -> None:
         """Redis confirmed a subscription: load the room's state now."""
-        key = channel.decode()[len(self._key("room", "")) :]
+        key = self._room_of(channel)
         with self._lock:
             room = self._rooms.get(key)
             if room is not None:
@@ -741,7 +736,7 @@ class RedisBackplane(Backplane):
         except ValueError as exc:
             logger.warning("dropped a message on %s: %s", channel.decode(errors="replace"), exc)
             return
-        key = channel.decode()[len(self._key("room", "")) :]
+        key = self._room_of(channel)
         with self._lock:
             room = self._rooms.get(key)
             if room is None:
@@ -797,6 +792,23 @@ class RedisBackplane(Backplane):
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
+
+    def _room_of(self, channel: bytes) -> str:
+        """Return the key of the room whose channel is `channel`."""
+        return channel.decode()[len(self._key("room", "")) :]
+
+    def _member(self, nick: str) -> str:
+        """Return this process's entry for `nick` in a room's members set."""
+        return f"{nick} {self.owner}"
+
+    def _is_own(self, entry: bytes) -> bool:
+        """Whether a members-set entry is one of this process's."""
+        return entry.decode().endswith(f" {self.owner}")
+
+
+def _nick_of(entry: bytes) -> str:
+    """Return the nick of a members-set entry ("<nick> <process>")."""
+    return entry.decode().split(" ", 1)[0]
 
 
 def _finish(command: _Command, results: list[Any] | None) -> None:
