@@ -124,12 +124,11 @@ def _publishes(port: int) -> float:
     """Return how many PUBLISH commands the Redis on `port` has run (INFO commandstats)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"INFO commandstats\r\n")
-        reply = b""
-        while not reply.endswith(b"\r\n") or reply.count(b"\r\n") < 2:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
+        stream = sock.makefile("rb")
+        header = stream.readline()  # a bulk string: $LENGTH, then that many bytes
+        if not header.startswith(b"$"):
+            raise RuntimeError(f"INFO commandstats answered {header!r}")
+        reply = stream.read(int(header[1:]))
     for line in reply.decode().splitlines():
         if line.startswith("cmdstat_publish:"):
             return float(line.split("calls=", 1)[1].split(",", 1)[0])
