@@ -13,8 +13,6 @@ from examples.chat import rules
 from examples.chat.backplane import Backplane, InProcessBackplane, PrivateArrived, Split, Whole
 from examples.chat.events import (
     IsAway,
-    MembersAre,
-    MembersDone,
     PrivateMessage,
     Refusal,
     Refused,
@@ -344,11 +342,8 @@ class Directory(actornet.Actor):
         elif isinstance(message, _RoomsListed):
             if message.rooms is None:
                 self._list_rooms(message.member, local=True)
-                return
-            rooms = sorted(message.rooms, key=lambda summary: rules.key(summary.room))
-            for summary in rooms:
-                message.member.deliver(summary)
-            message.member.deliver(RoomListDone(len(rooms)))
+            else:
+                _send_room_list(message.member, message.rooms)
         else:
             names = message.asked
             send_names(names.member, names.room, message.nicks or [], names.tag)
@@ -368,9 +363,8 @@ class Directory(actornet.Actor):
         if self.backplane.shared and not local:
             self.backplane.list_rooms(lambda rooms: self._tell_self(_RoomsListed(member, rooms)))
             return
-        for entry in sorted(self.rooms.values(), key=lambda e: rules.key(e.name)):
-            member.deliver(RoomSummary(entry.name, entry.members, entry.topic))
-        member.deliver(RoomListDone(len(self.rooms)))
+        rooms = [RoomSummary(e.name, e.members, e.topic) for e in self.rooms.values()]
+        _send_room_list(member, rooms)
 
     def _names(self, message: NamesFor) -> None:
         key = rules.key(message.room)
@@ -382,8 +376,7 @@ class Directory(actornet.Actor):
                 key, lambda nicks: self._tell_self(_MembersListed(message, nicks))
             )
         else:
-            message.member.deliver(MembersAre(message.room, (), message.tag))
-            message.member.deliver(MembersDone(message.room, 0, message.tag))
+            send_names(message.member, message.room, [], message.tag)
 
     def _split_or_whole(self, message: Split | Whole) -> None:
         for entry in self.rooms.values():
@@ -521,3 +514,10 @@ class Directory(actornet.Actor):
             threading.active_count(),
         )
         self.tell_later(self.stats_interval, StatsTick())
+
+
+def _send_room_list(member: Member, rooms: list[RoomSummary]) -> None:
+    """Send `member` the rooms, by name, and the `RoomListDone` that ends them."""
+    for summary in sorted(rooms, key=lambda summary: rules.key(summary.room)):
+        member.deliver(summary)
+    member.deliver(RoomListDone(len(rooms)))
