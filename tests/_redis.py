@@ -17,18 +17,10 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from _support import WAIT
+from _support import WAIT, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-
-
-def free_port() -> int:
-    """Return a loopback TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def redis_server_program() -> str:

@@ -173,6 +173,14 @@ def read_until_closed(sock: socket.socket, timeout: float = WAIT) -> bytes:
     return b"".join(chunks)
 
 
+def free_port() -> int:
+    """Return a loopback TCP port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
     """Poll `condition` until it holds or `timeout` passes; return its last value."""
     deadline = time.monotonic() + timeout

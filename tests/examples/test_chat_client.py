@@ -11,7 +11,6 @@ import fcntl
 import os
 import queue
 import re
-import socket
 import struct
 import subprocess
 import termios
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from _processes import ROOT, ChatServer, ScriptClient, client_command
-from _support import WAIT
+from _support import WAIT, free_port
 
 import actornet
 from actornet.testing import SessionHarness
@@ -117,13 +116,6 @@ def terminal(port: int, nick: str) -> Iterator[Terminal]:
         term.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 # -- (a) two scripted clients ---------------------------------------------------
 
 
@@ -195,7 +187,7 @@ def test_script_client_reports_its_own_mistakes_and_refusals(server: ChatServer)
 
 
 def test_script_client_exits_with_status_1_when_nothing_listens() -> None:
-    port = _free_port()
+    port = free_port()
     result = subprocess.run(
         client_command(port, "alice", "--script"),
         cwd=ROOT,

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import pytest
 from _chat_users import BinaryUser, IrcUser, WebUser
 from _processes import ChatServer
-from _redis import RedisServer, free_port, redis_server_program
-from _support import WAIT
+from _redis import RedisServer, redis_server_program
+from _support import WAIT, free_port
 from _workers import ESTABLISHED, kill_workers, sockets_in, wait_for_workers
 
 from protocols import chat, irc
