@@ -143,13 +143,16 @@ class TlsChannel:
         Before the handshake completes the plaintext is held and only TLS's own
         bytes are returned; it goes out with the first call after.
         """
+        # b"" frames only wake the writer for what TLS itself has to send.
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
         with self._lock:
             if self.info is None:
-                self._pending.extend(frames)
+                if data:
+                    self._pending.append(data)
             else:
                 self._write_pending()
-                if frames:
-                    self._object.write(frames[0] if len(frames) == 1 else b"".join(frames))
+                if data:
+                    self._object.write(data)
             return self._outgoing.read()
 
     def close(self) -> bytes:
