@@ -189,6 +189,9 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
             write_target=connection.writer_ref,
             start=False,
         )
+        # The writer asks for the output edge when a send would block; the
+        # edge every new socket raises at once would only cost it a turn.
+        registration.writable_armed = False
         connection.registration = registration
         registration.start()
     except BaseException:
