@@ -21,7 +21,7 @@ from actornet._messages import (
     Shutdown,
     WriterClosed,
 )
-from actornet._runtime._actor import Actor, tell_or_drop
+from actornet._runtime._actor import Actor, stop_nowait, tell_or_drop
 from protocols import RemoteProtocolError
 
 if TYPE_CHECKING:
@@ -379,7 +379,7 @@ class Session(Actor, Generic[EventT]):
         if not linger:
             # A lingering close still reads, for the peer's answer; the
             # writer stops the reader once it closes the socket.
-            connection.reader_ref.stop(block=False)
+            stop_nowait(connection.reader_ref)
 
     def _conn_say_goodbye(self, reason: DisconnectReason) -> bool:
         """Seal the connection with the protocol's close, if this side ends it and it has one.

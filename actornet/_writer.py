@@ -56,7 +56,7 @@ from actornet._messages import (
     Writable,
 )
 from actornet._outgoing import Outgoing
-from actornet._runtime._actor import Actor, tell_or_drop
+from actornet._runtime._actor import Actor, stop_nowait, tell_or_drop
 
 if TYPE_CHECKING:
     from actornet._connection import Connection
@@ -343,12 +343,14 @@ class Writer(Actor):
         self._connection.queued_bytes = 0
         tell_or_drop(connection.session_ref, WRITER_CLOSED)
         reader_ref = getattr(connection, "reader_ref", None)  # None if starting failed
-        if reader_ref is not None and reader_ref.is_alive():
-            reader_ref.stop(block=False)
+        if reader_ref is not None:
+            stop_nowait(reader_ref)
         if connection.on_closed is not None:
             try:
                 connection.on_closed(connection)
             except Exception:
                 logger.exception("on_closed callback failed for %s", connection)
         if self.actor_ref.is_alive():
-            self.stop()
+            # At once, not after the messages queued behind this one: a closed
+            # writer would only drop what they ask it to send.
+            self._stop()

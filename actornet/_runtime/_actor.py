@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from pykka import Actor as PykkaActor
 from pykka import ActorRef, ActorRegistry
 from pykka._envelope import Envelope
+from pykka.messages import _ActorStop
 
 from actornet._runtime import _registry
 from actornet._runtime._dispatcher import Dispatcher
@@ -26,7 +27,13 @@ if TYPE_CHECKING:
 
     from actornet._runtime._poller import Timer
 
-__all__ = ["Actor", "default_dispatcher", "set_default_dispatcher", "tell_or_drop"]
+__all__ = [
+    "Actor",
+    "default_dispatcher",
+    "set_default_dispatcher",
+    "stop_nowait",
+    "tell_or_drop",
+]
 
 logger = logging.getLogger("pykka")
 
@@ -92,6 +99,15 @@ def tell_or_drop(actor_ref: ActorRef[Any], message: Any) -> bool:
         return False
     actor_ref.actor_inbox.put(Envelope(message))
     return True
+
+
+def stop_nowait(actor_ref: ActorRef[Any]) -> bool:
+    """Ask an actor to stop after the messages already sent to it; False if it has stopped.
+
+    `ActorRef.stop(block=False)` without the two futures it creates for a
+    caller that waits; for the runtime's own stops, which never wait.
+    """
+    return tell_or_drop(actor_ref, _ActorStop())
 
 
 class _StopFlag(threading.Event):
