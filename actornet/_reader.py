@@ -106,9 +106,15 @@ class Reader(Actor):
         self._idle_timer: Timer | None = None
         self._handshake_timer: Timer | None = None
         self._done = False
+        self._arm()
 
-    def on_start(self) -> None:
-        """Arm the idle and handshake timers; send what the protocol says first."""
+    def _arm(self) -> None:
+        """Arm the idle and handshake timers; send what the protocol says first.
+
+        Done at creation, not in `on_start()`, which would cost every
+        connection a turn: the timers' messages wait in the mailbox until the
+        actor starts, and the writer, started first, takes the bytes.
+        """
         limits = self._connection.limits
         if limits.idle_timeout is not None:
             self._idle_timer = self.tell_later(limits.idle_timeout, IDLE_CHECK)

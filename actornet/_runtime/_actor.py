@@ -182,12 +182,14 @@ class Actor(PykkaActor):
 
     actor_inbox: Mailbox
     actor_stopped: _StopFlag
-    # Whether the class overrides on_turn_end(); set for each subclass.
+    # Whether the class overrides on_turn_end(), and on_start(); set for each subclass.
     _actor_ends_turns: ClassVar[bool] = False
+    _actor_has_on_start: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._actor_ends_turns = cls.on_turn_end is not Actor.on_turn_end
+        cls._actor_has_on_start = cls.on_start is not PykkaActor.on_start
 
     def on_turn_end(self) -> None:
         """Finish what this turn's messages started; runs after every turn.
@@ -264,7 +266,12 @@ class Actor(PykkaActor):
         return DispatchedFuture()
 
     def _start_actor_loop(self) -> None:
-        self.actor_inbox.start(self)
+        if type(self)._actor_has_on_start:
+            self.actor_inbox.start(self)
+        else:
+            # Nothing to run before the first message: no turn until one comes.
+            self._actor_started = True
+            self.actor_inbox.open(self)
 
     def _actor_run_turn(self, limit: int) -> None:
         """Handle up to `limit` messages; run on a worker by the mailbox."""

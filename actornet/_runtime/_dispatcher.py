@@ -269,6 +269,20 @@ class Dispatcher:
         if worker.lent:
             self._hand_off_queue(worker)
 
+    def ensure_running(self) -> None:
+        """Start the threads if no actor has run yet, as a first schedule would.
+
+        Raises:
+            RuntimeError: if the dispatcher is closed.
+        """
+        if self._closed:
+            raise RuntimeError(
+                f"dispatcher {self.name!r} is closed: nothing it holds will run; "
+                "start actors on another dispatcher"
+            )
+        if not self._started:
+            self._start()
+
     def _schedule_globally(self, mailbox: Mailbox) -> None:
         if not self._started:
             self._start()

@@ -94,6 +94,19 @@ class Mailbox:
         self._actor = actor
         self._dispatcher.schedule(self)
 
+    def open(self, actor: _Runnable) -> None:
+        """Let messages schedule the actor, without a first turn (it has no `on_start()`).
+
+        Raises:
+            RuntimeError: if the dispatcher is closed.
+        """
+        self._dispatcher.ensure_running()
+        self._actor = actor
+        self._scheduled.release()
+        # A put that came meanwhile saw the flag held and left the scheduling to us.
+        if self._head < len(self._envelopes) and self._scheduled.acquire(blocking=False):
+            self._dispatcher.schedule(self)
+
     def release(self) -> None:
         """Detach the stopped actor and answer every queued and later envelope as dead."""
         # The actor's name, not the actor: its state can be freed now. Kept as

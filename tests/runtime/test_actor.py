@@ -147,6 +147,27 @@ def test_on_start_runs_before_the_first_message_even_one_told_at_once(runtime: R
     assert names(journal) == ["on_start", "first"]
 
 
+class Plain(actornet.Actor):
+    """No on_start(): answers every message with itself."""
+
+    def on_receive(self, message: Any) -> Any:
+        return message
+
+
+def test_an_actor_without_on_start_runs_no_turn_until_its_first_message(
+    make_pool: PoolFactory,
+) -> None:
+    pool = make_pool(workers=1)
+    assert pool.dispatcher is not None
+    refs = [pool.start(Plain) for _ in range(10)]
+
+    assert pool.dispatcher.statistics().turns == 0
+    assert refs[0].ask("hello", timeout=WAIT) == "hello"
+    assert pool.dispatcher.statistics().turns == 1
+    for ref in refs:
+        ref.stop(timeout=WAIT)
+
+
 def test_on_start_can_stop_the_actor_before_it_handles_messages(runtime: Runtime) -> None:
     journal = Journal()
     ref = runtime.start(StoppingOnStart, journal)

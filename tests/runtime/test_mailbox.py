@@ -32,6 +32,9 @@ class FakeDispatcher:
     def requeue(self, mailbox: Mailbox) -> None:
         self.scheduled.append(mailbox)
 
+    def ensure_running(self) -> None:
+        pass
+
 
 class FakeActor:
     """Takes up to `limit` envelopes per turn and records their messages."""
@@ -102,6 +105,31 @@ def test_start_of_an_empty_mailbox_runs_a_turn_for_on_start() -> None:
 
     assert actor.turn_limits == [100]
     assert dispatcher.scheduled == []
+
+
+def test_open_runs_no_turn_until_a_message_comes() -> None:
+    mailbox, dispatcher, actor = new_mailbox()
+
+    mailbox.open(actor)
+    assert dispatcher.scheduled == []
+
+    mailbox.put(Envelope("first"))
+    assert dispatcher.scheduled == [mailbox]
+    run_scheduled(dispatcher)
+    assert actor.handled == ["first"]
+    assert actor.turn_limits == [100]
+
+
+def test_open_schedules_what_was_put_before_it_once() -> None:
+    mailbox, dispatcher, actor = new_mailbox()
+    mailbox.put(Envelope("early"))
+    mailbox.put(Envelope("early too"))
+
+    mailbox.open(actor)
+
+    assert dispatcher.scheduled == [mailbox]
+    run_scheduled(dispatcher)
+    assert actor.handled == ["early", "early too"]
 
 
 def test_puts_while_scheduled_do_not_schedule_again() -> None:
