@@ -48,6 +48,7 @@ class Connection:
         "outgoing",
         "peer",
         "queued_bytes",
+        "reader_done",
         "reader_ref",
         "reading_paused",
         "received_bytes",
@@ -60,6 +61,7 @@ class Connection:
         "sock",
         "tls",
         "wire",
+        "writer_lingering",
         "writer_ref",
     )
 
@@ -88,6 +90,11 @@ class Connection:
         self.handshake_pending = False
         #: Why the connection ended, set by the session when it begins to close.
         self.disconnect_reason: DisconnectReason | None = None
+        #: Set by the reader once reading ended (the peer answered a close, or hung up).
+        self.reader_done = False
+        #: Set by the writer before it waits for `reader_done`; the reader then tells it
+        #: `ReaderDone` (each side sets its flag before it reads the other's).
+        self.writer_lingering = False
         #: Set once the actors exist; the writer tolerates None until then.
         self.registration: Registration | None = None
         # Counters: the reader writes the received ones, the writer the rest.

@@ -372,8 +372,12 @@ class Reader(Actor):
         self._done = True
         self._cancel_timers()
         self._tell_session(ConnectionEnded(reason, error))
-        # A writer waiting for the peer's answer to a closing handshake waits no more.
-        tell_or_drop(self._connection.writer_ref, READER_DONE)
+        # A writer waiting for the peer's answer to a closing handshake waits no
+        # more. Only one that waits is told: the flag, set first, tells the rest.
+        connection = self._connection
+        connection.reader_done = True
+        if connection.writer_lingering:
+            tell_or_drop(connection.writer_ref, READER_DONE)
 
     def _tell_session(self, message: object) -> None:
         connection = self._connection

@@ -92,7 +92,6 @@ class Writer(Actor):
         self._waiting_writable = False
         self._closing = False
         self._lingering = False
-        self._reader_done = False
         self._closed = False
         self._failed = False
         self._deadline: Timer | None = None
@@ -126,7 +125,6 @@ class Writer(Actor):
         elif isinstance(message, Close):
             self._begin_close(abort=message.abort, linger=message.linger)
         elif isinstance(message, ReaderDone):
-            self._reader_done = True
             if self._lingering and not self._queue:
                 self._close_socket()
         elif isinstance(message, CloseDeadline):
@@ -290,7 +288,13 @@ class Writer(Actor):
         if abort or self._failed:
             self._close_socket(reset=True)
             return
-        self._lingering = linger and not self._reader_done
+        if linger:
+            # Flag first, then look: the reader sets its flag before it looks at
+            # ours, so either we see it done or it sees us waiting and tells us.
+            self._connection.writer_lingering = True
+            self._lingering = not self._connection.reader_done
+        else:
+            self._lingering = False
         tls = self._connection.tls
         if tls is not None:
             self._queue_close_notify(tls)
@@ -313,7 +317,7 @@ class Writer(Actor):
 
     def _close_when_done(self) -> None:
         """Close a flushed closing socket, unless it waits for the peer's answer."""
-        if not self._lingering or self._reader_done:
+        if not self._lingering or self._connection.reader_done:
             self._close_socket()
 
     def _close_socket(self, *, reset: bool = False) -> None:
