@@ -102,6 +102,7 @@ class Acceptor(Actor):
                     on_opened=server._connection_opened,
                     on_closed=server._connection_closed,
                     tls=None if server.ssl is None else TlsChannel(server.ssl, server_side=True),
+                    peer=peer,
                 )
             except Exception:
                 logger.exception("could not start a connection for %s", format_peer(peer))

@@ -145,6 +145,7 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
     on_opened: Callable[[Connection], None] | None = None,
     on_closed: Callable[[Connection], None] | None = None,
     tls: TlsChannel | None = None,
+    peer: Any = None,
 ) -> Connection:
     """Start a reader, a writer and a session for a connected socket.
 
@@ -153,7 +154,8 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
     `on_opened` is called before any actor starts and `on_closed` once the
     socket is closed (also when starting fails), so a caller's bookkeeping sees
     every connection open before it closes. With `tls`, the session's hooks
-    wait for the TLS handshake, as for a protocol's own handshake.
+    wait for the TLS handshake, as for a protocol's own handshake. `peer` is
+    the address `accept()` returned; without it the socket is asked.
 
     Returns:
         The wired connection; `connection.session_ref` reaches the session.
@@ -161,10 +163,11 @@ def open_connection(  # noqa: PLR0913 - the parts of a connection, named
     sock.setblocking(False)  # noqa: FBT003 - socket API
     with contextlib.suppress(OSError):  # not TCP (a socketpair, say)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        peer = sock.getpeername()
-    except OSError:
-        peer = "unknown peer"
+    if peer is None:  # accept() gives it; a connected client socket is asked
+        try:
+            peer = sock.getpeername()
+        except OSError:
+            peer = "unknown peer"
     # Readers and writers run on the default dispatcher, whose poller watches
     # the socket (their timers live there too); the session runs wherever its
     # class says.
