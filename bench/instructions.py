@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import re
 import shutil
 import subprocess
@@ -183,6 +184,22 @@ def _callgrind(command: str, pid: int) -> None:
     )
 
 
+#: Seconds the server may take to finish writing a dump once asked.
+DUMP_TIMEOUT = 30.0
+
+
+def _wait_for_dump(dump: Path) -> None:
+    """Wait until callgrind has written `dump` to its last line, `totals:`."""
+    deadline = time.monotonic() + DUMP_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError), dump.open("rb") as file:
+            file.seek(max(0, file.seek(0, 2) - 256))
+            if b"\ntotals:" in file.read():
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"callgrind wrote no complete dump within {DUMP_TIMEOUT:g} s: {dump}")
+
+
 def count_one(load: Load, name: str, seconds: float, certs: tuple[Path, Path], work: Path) -> Count:
     """Run one server under callgrind through one load; return what the load cost it."""
     port = free_port()
@@ -207,14 +224,7 @@ def count_one(load: Load, name: str, seconds: float, certs: tuple[Path, Path], w
         result = run_loadgen(args, timeout=seconds + 120, core=LOADGEN_CORE)
         _callgrind("-d", process.pid)
         dump = Path(f"{out}.{process.pid}.1")
-        for _ in range(100):  # the dump is written by the server's next scheduled slice
-            if (
-                dump.exists()
-                and dump.stat().st_size
-                and "totals:" in dump.read_text(encoding="utf-8", errors="replace")[-4096:]
-            ):
-                break
-            time.sleep(0.1)
+        _wait_for_dump(dump)
     finally:
         stop(process)
     if result.get("errors", 0):
