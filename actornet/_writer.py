@@ -292,9 +292,7 @@ class Writer(Actor):
             # Flag first, then look: the reader sets its flag before it looks at
             # ours, so either we see it done or it sees us waiting and tells us.
             self._connection.writer_lingering = True
-            self._lingering = not self._connection.reader_done
-        else:
-            self._lingering = False
+        self._lingering = linger and not self._connection.reader_done
         tls = self._connection.tls
         if tls is not None:
             self._queue_close_notify(tls)
